@@ -14,9 +14,8 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: {
-          allowDefaultProject: ['*.js', 'scripts/*.js', 'packages/*/scripts/*.js'],
-        },
+        // Sources belong to each package's build config; tests, benches and scripts to the tools config.
+        project: ['./packages/*/tsconfig.json', './tsconfig.tools.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },

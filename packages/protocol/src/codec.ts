@@ -154,7 +154,9 @@ export class FrameCodec {
       writer.reset();
       writer.raw(HEADER_PLACEHOLDER);
       type.encode(message, writer);
-      frame = writer.finish();
+      // Copied out of the writer into a plain Uint8Array: writer.finish() would return a Node
+      // Buffer, pooled below 4 KiB (a slice of a shared slab, whose .slice() does not copy).
+      frame = new Uint8Array(writer.finish(true));
     } catch (err) {
       this.#writer = protobuf.Writer.create(); // a failed encode may leave forks open
       throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `cannot encode ${describe(command)} body`, { cause: err });
@@ -162,6 +164,14 @@ export class FrameCodec {
     if (writer.buf.length > WRITER_KEEP_BYTES) this.#writer = protobuf.Writer.create();
 
     let length = frame.length - HEADER_SIZE;
+    // Checked before compression: the receiver inflates the body and refuses it past the same
+    // maximum, so a body that only fits once deflated would be undecodable on the other side.
+    if (length > this.maxBodyBytes) {
+      throw new ParleyError(
+        ErrorCode.MESSAGE_TOO_LARGE,
+        `${describe(command)} body of ${String(length)} bytes exceeds the maximum of ${String(this.maxBodyBytes)}`,
+      );
+    }
     if (length >= this.compressAboveBytes) {
       const packed = deflateBody(frame.subarray(HEADER_SIZE), this.compressionLevel);
       if (packed.length < length) {
@@ -171,12 +181,6 @@ export class FrameCodec {
         length = packed.length;
         flags |= Flags.COMPRESSED;
       }
-    }
-    if (length > this.maxBodyBytes) {
-      throw new ParleyError(
-        ErrorCode.MESSAGE_TOO_LARGE,
-        `${describe(command)} body of ${String(length)} bytes exceeds the maximum of ${String(this.maxBodyBytes)}`,
-      );
     }
     writeHeader(frame, 0, { command, seq, flags, length });
     return frame;

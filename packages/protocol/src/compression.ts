@@ -20,6 +20,8 @@ const INFLATE_SLICE = 1024;
  * both throw `ProtocolError(DECOMPRESS_FAILED)`.
  */
 export function inflateBody(body: Uint8Array, maxBytes: number): Uint8Array {
+  // No bytes is not a DEFLATE stream (it needs a final block), but fflate reports it finished.
+  if (body.length === 0) throw new ProtocolError(ErrorCode.DECOMPRESS_FAILED, 'compressed body is empty');
   const parts: Uint8Array[] = [];
   let total = 0;
   let finished = false as boolean; // set from the callback
@@ -39,7 +41,6 @@ export function inflateBody(body: Uint8Array, maxBytes: number): Uint8Array {
       const end = Math.min(off + INFLATE_SLICE, body.length);
       inflater.push(body.subarray(off, end), end === body.length);
     }
-    if (body.length === 0) inflater.push(body, true);
   } catch (err) {
     if (err instanceof ProtocolError) throw err;
     throw new ProtocolError(ErrorCode.DECOMPRESS_FAILED, 'compressed body is corrupt', { cause: err });
