@@ -31,6 +31,8 @@ export default tseslint.config(
     files: ['**/test/**', '**/bench/**'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // Decoded protobuf fields are typed loosely; tests chain through them defensively.
+      '@typescript-eslint/no-unnecessary-condition': 'off',
       '@typescript-eslint/no-floating-promises': [
         'error',
         {

@@ -10,7 +10,10 @@ import { z } from 'zod';
  */
 const port = z.coerce.number().int().min(0).max(65535);
 const ms = z.coerce.number().int().min(0);
-const bool = z.preprocess((v) => (typeof v === 'string' ? !['false', '0', 'no', 'off', ''].includes(v) : v), z.boolean());
+const bool = z.preprocess(
+  (v) => (typeof v === 'string' ? !['false', '0', 'no', 'off', ''].includes(v) : v),
+  z.boolean(),
+);
 
 export const configSchema = z.object({
   /** development: dev token endpoint on, pretty logs. production: dev endpoint off. */
@@ -50,11 +53,23 @@ export const configSchema = z.object({
       heartbeatDefaultMs: ms.default(210_000),
       /** Extra silence allowed beyond the declared interval before a connection is dropped. */
       heartbeatGraceMs: ms.default(30_000),
-      maxFrameBytes: z.coerce.number().int().min(1024).default(1024 * 1024),
-      maxMessageBytes: z.coerce.number().int().min(256).default(64 * 1024),
+      maxFrameBytes: z.coerce
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024),
+      maxMessageBytes: z.coerce
+        .number()
+        .int()
+        .min(256)
+        .default(64 * 1024),
       compressAboveBytes: z.coerce.number().int().min(0).default(4096),
       /** Queued outgoing bytes per connection before it counts as a slow consumer. */
-      sendBudgetBytes: z.coerce.number().int().min(16 * 1024).default(2 * 1024 * 1024),
+      sendBudgetBytes: z.coerce
+        .number()
+        .int()
+        .min(16 * 1024)
+        .default(2 * 1024 * 1024),
       /** How long a connection may stay over its send budget before it is dropped. */
       slowConsumerGraceMs: ms.default(10_000),
       sendsPerSecond: z.coerce.number().positive().default(20),
@@ -67,6 +82,10 @@ export const configSchema = z.object({
       recallWindowMs: ms.default(120_000),
       roomRecentMessages: z.coerce.number().int().min(0).default(50),
       roomSendsPerSecond: z.coerce.number().positive().default(100),
+      /** Every room join needs a join token (a JWT with a \`room\` claim signed with the app secret). */
+      roomsRequireToken: bool.default(false),
+      /** Receipts and typing are pushed to all members only in conversations up to this size. */
+      receiptFanoutMaxMembers: z.coerce.number().int().min(2).default(200),
       pageLimit: z.coerce.number().int().min(1).default(200),
       /** Sessions per user and platform: 'multi' allows any number; 'one-per-platform' keeps the newest (web exempt). */
       platformPolicy: z.enum(['multi', 'one-per-platform']).default('multi'),
@@ -180,8 +199,7 @@ function deepMerge(base: Tree, over: Tree): Tree {
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
     const b = out[k];
-    out[k] =
-      isTree(v) && isTree(b) ? deepMerge(b, v) : v;
+    out[k] = isTree(v) && isTree(b) ? deepMerge(b, v) : v;
   }
   return out;
 }

@@ -14,7 +14,13 @@ import type { pb } from '@parley/protocol';
  * - Versions come from one store-wide counter that only grows. A conversation's `version`
  *   moves on every change every member sees (a message, a rename, a member change); a
  *   member's `version` on changes to that member's own state (cursor, role, mute, removal).
- *   A user's sync returns conversations where either is above the user's cursor.
+ *   A user's sync returns conversations where either is above the user's cursor. Each change
+ *   takes its own value, so no two of a user's conversations share a version and a sync page
+ *   never splits a tie; and a version is never visible to a sync before every smaller one
+ *   is committed.
+ * - A removed member's view stops at the removal: only the member's own version counts for
+ *   it (later messages do not resurface it), its last message is the last one before the
+ *   removal, and its unread is 0.
  * - Unread for a member = lastSeq − readSeq. Appending a message moves its sender's read and
  *   delivered cursors to it, so one's own messages never count as unread.
  */
@@ -40,8 +46,9 @@ export interface Store {
   /** Active members ordered by user id, after `afterUserId` (exclusive). */
   listMembers(conversationId: string, afterUserId: string, limit: number): Promise<MemberRecord[]>;
   /**
-   * Adds members (re-activating removed ones). Refuses with MEMBER_LIMIT, atomically, when the
-   * active count would exceed `memberCap`. Returns the users actually added.
+   * Adds members (re-activating removed ones), who start reading at the current last seq.
+   * Refuses with MEMBER_LIMIT, atomically, when the active count would exceed `memberCap`.
+   * Returns the users actually added.
    */
   addMembers(conversationId: string, members: NewMember[], memberCap: number, now: number): Promise<string[]>;
   /** Marks members removed (their sync then reports `removed`). Returns the users actually removed. */
@@ -63,12 +70,19 @@ export interface Store {
 
   // Cursors and sync ----------------------------------------------------------------------
 
-  /** Moves a member's delivered or read cursor forward (never back, never past lastSeq). */
+  /**
+   * Moves a member's delivered or read cursor forward (never back, never past lastSeq); reading
+   * also moves delivered. NOT_FOUND for an unknown conversation, NOT_MEMBER for a non-member.
+   */
   updateCursor(conversationId: string, userId: string, kind: CursorKind, seq: number): Promise<CursorResult>;
   /** The user's conversations changed after `sinceVersion`, ascending by change version. */
   syncConversations(userId: string, sinceVersion: number, limit: number): Promise<SyncPage>;
   /** The user's active conversations by latest activity, newest first. `cursor` is opaque ('' = first page). */
-  listConversations(userId: string, cursor: string, limit: number): Promise<{ items: ConversationState[]; nextCursor: string }>;
+  listConversations(
+    userId: string,
+    cursor: string,
+    limit: number,
+  ): Promise<{ items: ConversationState[]; nextCursor: string }>;
   /** The user's state in one conversation (undefined if never a member). */
   getConversationState(conversationId: string, userId: string): Promise<ConversationState | undefined>;
   /** The highest change version among the user's conversations (0 if none). */
@@ -192,7 +206,7 @@ export interface ConversationState {
   member: MemberRecord;
   lastMessage: StoredMessage | undefined;
   unread: number;
-  /** max(conversation.version, member.version). */
+  /** max(conversation.version, member.version); member.version alone for a removed member. */
   version: number;
 }
 

@@ -1,0 +1,94 @@
+import { type Command, ErrorCode, ParleyError, pb } from '@parley/protocol';
+import { ulid } from 'ulid';
+import { validId } from '../auth/tokens.js';
+import { SessionState } from '../session/session.js';
+import type { Handler } from './dispatch.js';
+
+export const login: Handler<typeof Command.LOGIN> = async (session, req) => {
+  const { ctx } = session;
+  if (session.state !== SessionState.Open)
+    throw new ParleyError(ErrorCode.ALREADY_LOGGED_IN, 'this connection is logged in');
+  if (ctx.draining) throw new ParleyError(ErrorCode.SHUTTING_DOWN, 'this server is shutting down; reconnect elsewhere');
+  if (!validId(req.deviceId))
+    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, 'device_id must be 1 to 128 characters');
+  session.state = SessionState.Authenticating;
+  let identity;
+  try {
+    identity = await ctx.tokens.verify(req.token);
+    if (identity.deviceId !== undefined && identity.deviceId !== req.deviceId) {
+      throw new ParleyError(ErrorCode.TOKEN_INVALID, 'the token was issued for another device');
+    }
+  } catch (err) {
+    if (session.is(SessionState.Authenticating)) session.state = SessionState.Open;
+    if (++session.preLoginFrames > ctx.config.limits.preLoginFrames) {
+      setImmediate(() => {
+        session.kick(ErrorCode.UNAUTHENTICATED, 'too many failed logins');
+      });
+    }
+    throw err;
+  }
+  // The connection may have closed while the token was checked.
+  if (!session.is(SessionState.Authenticating)) throw new ParleyError(ErrorCode.UNAUTHENTICATED, 'connection closed');
+
+  const { limits } = ctx.config;
+  session.id = ulid();
+  session.userId = identity.userId;
+  session.deviceId = req.deviceId;
+  session.platform = req.platform;
+  session.appState = req.appState || pb.AppState.FOREGROUND;
+  session.locale = req.locale.slice(0, 35);
+  session.heartbeatMs = clampHeartbeat(req.heartbeatIntervalMs || limits.heartbeatDefaultMs, limits);
+
+  const replaced = ctx.registry.add(session);
+  replaced?.kick(ErrorCode.REPLACED_BY_DEVICE, 'this device logged in on another connection');
+  if (limits.platformPolicy === 'one-per-platform' && session.platform !== pb.Platform.WEB) {
+    for (const other of [...ctx.registry.sessionsOf(session.userId)]) {
+      if (other !== session && other.platform === session.platform) {
+        ctx.registry.remove(other);
+        other.kick(ErrorCode.REPLACED_BY_PLATFORM, 'another device of this platform logged in');
+      }
+    }
+  }
+  session.activate();
+  ctx.presence.sessionStarted(session, ctx.registry.sessionsOf(session.userId).length === 1);
+  ctx.logger.debug(
+    { user: session.userId, device: session.deviceId, transport: session.connection.transport },
+    'login',
+  );
+  return {
+    userId: session.userId,
+    sessionId: session.id,
+    serverTime: Date.now(),
+    heartbeatIntervalMs: session.heartbeatMs,
+    conversationVersion: await ctx.store.userVersion(session.userId),
+    limits: {
+      maxFrameBytes: limits.maxFrameBytes,
+      maxMessageBytes: limits.maxMessageBytes,
+      sendsPerSecond: Math.floor(limits.sendsPerSecond),
+      requestsPerSecond: Math.floor(limits.requestsPerSecond),
+      minHeartbeatIntervalMs: limits.heartbeatMinMs,
+      maxHeartbeatIntervalMs: limits.heartbeatMaxMs,
+      recallWindowMs: limits.recallWindowMs,
+    },
+  };
+};
+
+export const logout: Handler<typeof Command.LOGOUT> = (session) => {
+  // Answer first, then end the session.
+  setImmediate(() => {
+    session.kick(ErrorCode.LOGGED_OUT, 'logged out');
+  });
+  return {};
+};
+
+export const sessionUpdate: Handler<typeof Command.SESSION_UPDATE> = (session, req) => {
+  if (req.heartbeatIntervalMs != null) {
+    session.heartbeatMs = clampHeartbeat(req.heartbeatIntervalMs, session.ctx.config.limits);
+  }
+  if (req.appState) session.appState = req.appState;
+  return { heartbeatIntervalMs: session.heartbeatMs };
+};
+
+function clampHeartbeat(ms: number, limits: { heartbeatMinMs: number; heartbeatMaxMs: number }): number {
+  return Math.min(Math.max(ms, limits.heartbeatMinMs), limits.heartbeatMaxMs);
+}

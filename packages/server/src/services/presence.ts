@@ -1,0 +1,98 @@
+import { Command, ErrorCode, ParleyError, type pb } from '@parley/protocol';
+import type { ServerContext } from '../context.js';
+import type { Session } from '../session/session.js';
+
+const MAX_USERS_PER_CALL = 500;
+
+/**
+ * Online/offline status of users, visible to users who share a conversation with them.
+ * Sessions subscribe to users; the first login and the last logout of a user notify them.
+ */
+export class PresenceService {
+  readonly #subscribers = new Map<string, Set<Session>>();
+  readonly #lastSeen = new Map<string, number>();
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  sessionStarted(session: Session, first: boolean): void {
+    if (first) this.#notify(session.userId);
+  }
+
+  sessionEnded(session: Session, last: boolean): void {
+    if (session.presenceSubscriptions) {
+      for (const userId of session.presenceSubscriptions) this.#unsubscribe(session, userId);
+      session.presenceSubscriptions = undefined;
+    }
+    if (last) {
+      this.#lastSeen.set(session.userId, Date.now());
+      this.#notify(session.userId);
+    }
+  }
+
+  async query(viewer: string, userIds: readonly string[]): Promise<pb.PresenceStatus.$Properties[]> {
+    const ids = await this.#visible(viewer, userIds);
+    return Promise.all(ids.map((id) => this.status(id)));
+  }
+
+  async subscribe(
+    session: Session,
+    userIds: readonly string[],
+    unsubscribe: boolean,
+  ): Promise<pb.PresenceStatus.$Properties[]> {
+    if (unsubscribe) {
+      for (const id of userIds) {
+        session.presenceSubscriptions?.delete(id);
+        this.#unsubscribe(session, id);
+      }
+      return [];
+    }
+    const ids = await this.#visible(session.userId, userIds);
+    const subs = (session.presenceSubscriptions ??= new Set());
+    for (const id of ids) {
+      subs.add(id);
+      let set = this.#subscribers.get(id);
+      if (!set) this.#subscribers.set(id, (set = new Set()));
+      set.add(session);
+    }
+    return Promise.all(ids.map((id) => this.status(id)));
+  }
+
+  async status(userId: string): Promise<pb.PresenceStatus.$Properties> {
+    const sessions = this.ctx.registry.sessionsOf(userId);
+    const online = sessions.length > 0 || (await this.ctx.bus.isOnline(userId));
+    return {
+      userId,
+      online,
+      lastSeen: online ? Date.now() : (this.#lastSeen.get(userId) ?? 0),
+      platforms: [...new Set(sessions.map((s) => s.platform))],
+    };
+  }
+
+  async #visible(viewer: string, userIds: readonly string[]): Promise<string[]> {
+    if (userIds.length > MAX_USERS_PER_CALL) {
+      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `at most ${String(MAX_USERS_PER_CALL)} users per call`);
+    }
+    const out: string[] = [];
+    for (const id of new Set(userIds)) {
+      if (id === viewer || (await this.ctx.store.shareConversation(viewer, id))) out.push(id);
+      else throw new ParleyError(ErrorCode.PERMISSION_DENIED, `you share no conversation with ${id}`);
+    }
+    return out;
+  }
+
+  #unsubscribe(session: Session, userId: string): void {
+    const set = this.#subscribers.get(userId);
+    if (!set) return;
+    set.delete(session);
+    if (set.size === 0) this.#subscribers.delete(userId);
+  }
+
+  #notify(userId: string): void {
+    const set = this.#subscribers.get(userId);
+    if (!set || set.size === 0) return;
+    void this.status(userId).then((user) => {
+      const frame = this.ctx.codec.push(Command.PRESENCE, { user });
+      for (const s of set) s.sendFrame(frame);
+    });
+  }
+}
