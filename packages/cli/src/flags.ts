@@ -14,6 +14,8 @@ export interface ConfigFlags {
   logLevel?: string;
   tls?: boolean;
   tcp?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Flags > PARLEY_* env > config file > defaults. Commander's negated flags default to true: only `false` counts. */
@@ -30,6 +32,8 @@ export function configFromFlags(flags: ConfigFlags): Config {
       bus: flags.bus,
       mode: flags.mode,
       logLevel: flags.logLevel,
+      tlsCert: flags.tlsCert,
+      tlsKey: flags.tlsKey,
       tls: flags.tls === false ? false : undefined,
       tcp: flags.tcp === false ? false : undefined,
     },

@@ -18,6 +18,11 @@ program
   .option('--store <url>', 'sqlite:PATH (PARLEY_STORE)')
   .option('--bus <url>', 'memory (PARLEY_BUS)')
   .option('--config <file>', 'JSON config file (PARLEY_CONFIG)')
+  .option(
+    '--tls-cert <file>',
+    'TLS certificate chain, PEM (PARLEY_TLS_CERT); default: a self-signed development certificate',
+  )
+  .option('--tls-key <file>', 'TLS private key, PEM (PARLEY_TLS_KEY)')
   .addOption(
     new Option('--mode <mode>', 'development or production (PARLEY_MODE)').choices(['development', 'production']),
   )

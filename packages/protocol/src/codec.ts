@@ -11,7 +11,7 @@ import {
   commandName,
   messageTypeFor,
 } from './commands.js';
-import { type CompressionLevel, deflateBody, inflateBody } from './compression.js';
+import { type BodyCompression, type CompressionLevel, fflateCompression } from './compression.js';
 import { ErrorCode, ParleyError, ProtocolError } from './errors.js';
 import type { Frame } from './frame.js';
 import { DEFAULT_MAX_BODY_BYTES, Flags, HEADER_SIZE, MAX_SEQ, writeHeader } from './header.js';
@@ -25,6 +25,8 @@ export interface CodecOptions {
   compressAboveBytes?: number;
   /** DEFLATE level for compressed bodies (1 fastest .. 9 smallest). Default 6. */
   compressionLevel?: CompressionLevel;
+  /** DEFLATE implementation. Default: fflate (pure JavaScript, works in browsers). */
+  compression?: BodyCompression;
 }
 
 /** Who sent a frame; with the RESPONSE flag it decides the frame's role. */
@@ -58,12 +60,14 @@ export class FrameCodec {
   readonly maxBodyBytes: number;
   readonly compressAboveBytes: number;
   readonly compressionLevel: CompressionLevel;
+  readonly #compression: BodyCompression;
   #writer = protobuf.Writer.create();
 
   constructor(options: CodecOptions = {}) {
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.compressAboveBytes = options.compressAboveBytes ?? Number.POSITIVE_INFINITY;
     this.compressionLevel = options.compressionLevel ?? 6;
+    this.#compression = options.compression ?? fflateCompression;
   }
 
   /** A request frame. `seq` 0 asks for no response (one-way, e.g. typing). */
@@ -130,7 +134,7 @@ export class FrameCodec {
 
   #plainBody(frame: Frame): Uint8Array {
     if ((frame.flags & Flags.COMPRESSED) === 0) return frame.body;
-    return inflateBody(frame.body, this.maxBodyBytes);
+    return this.#compression.inflate(frame.body, this.maxBodyBytes);
   }
 
   #encode(command: number, seq: number, flags: number, role: Role, message: unknown): Uint8Array {
@@ -173,7 +177,7 @@ export class FrameCodec {
       );
     }
     if (length >= this.compressAboveBytes) {
-      const packed = deflateBody(frame.subarray(HEADER_SIZE), this.compressionLevel);
+      const packed = this.#compression.deflate(frame.subarray(HEADER_SIZE), this.compressionLevel);
       if (packed.length < length) {
         const out = new Uint8Array(HEADER_SIZE + packed.length);
         out.set(packed, HEADER_SIZE);

@@ -11,6 +11,21 @@ export function deflateBody(body: Uint8Array, level: CompressionLevel = 6): Uint
 
 export type CompressionLevel = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
+/**
+ * Raw DEFLATE for frame bodies. The default is pure JavaScript (fflate) and runs anywhere;
+ * a Node process may pass a node:zlib one, several times faster. `inflate` must refuse
+ * output above `maxBytes` and throw ProtocolError(DECOMPRESS_FAILED) for any bad input.
+ */
+export interface BodyCompression {
+  deflate(body: Uint8Array, level: CompressionLevel): Uint8Array;
+  inflate(body: Uint8Array, maxBytes: number): Uint8Array;
+}
+
+export const fflateCompression: BodyCompression = {
+  deflate: (body, level) => deflateBody(body, level),
+  inflate: (body, maxBytes) => inflateBody(body, maxBytes),
+};
+
 // Input is fed in slices so that a "deflate bomb" is caught after at most a slice's worth of
 // output beyond the limit (DEFLATE expands at most ~1032:1), not after inflating all of it.
 const INFLATE_SLICE = 1024;

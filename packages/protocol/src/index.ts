@@ -14,7 +14,13 @@ export {
 export type { Frame } from './frame.js';
 export { FrameDecoder, type FrameDecoderOptions } from './decoder.js';
 export { decodeMessageFrame } from './message-frame.js';
-export { deflateBody, inflateBody, type CompressionLevel } from './compression.js';
+export {
+  type BodyCompression,
+  type CompressionLevel,
+  deflateBody,
+  fflateCompression,
+  inflateBody,
+} from './compression.js';
 export {
   Command,
   type CommandName,

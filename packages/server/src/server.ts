@@ -21,6 +21,7 @@ import { SessionRegistry } from './session/registry.js';
 import { Session } from './session/session.js';
 import { Sweeper } from './session/sweeper.js';
 import { openStore } from './store/open.js';
+import { zlibCompression } from './zlib-compression.js';
 import type { Store } from './store/types.js';
 
 export interface ServerAddresses {
@@ -68,6 +69,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const codec = new FrameCodec({
     maxBodyBytes: config.limits.maxFrameBytes,
     compressAboveBytes: config.limits.compressAboveBytes,
+    compression: zlibCompression,
   });
 
   // The context is assembled in two steps because services take the context itself.
