@@ -58,6 +58,7 @@ export function createHttpApp(parts: HttpApiParts, options: HttpApiOptions = {})
 
   const adminKey = parts.adminKey.value;
   async function run(r: AnyRoute, c: Context): Promise<Response> {
+    r.guard?.();
     if (r.admin && !authorized(c.req.header('authorization'), adminKey)) {
       return errorResponse(ErrorCode.UNAUTHENTICATED, 'send the admin key as "Authorization: Bearer <admin key>"', {
         'www-authenticate': 'Bearer realm="parley"',

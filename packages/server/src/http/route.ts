@@ -40,6 +40,8 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodObject
   description?: string;
   /** Requires `Authorization: Bearer <admin key>`. */
   admin: boolean;
+  /** Runs first, before the key and the body are checked: throws when the route is switched off. */
+  guard?(): void;
   /** Descriptions of the path parameters, by name. */
   params?: Record<string, string>;
   /** JSON body schema, registered with `requestSchema`. */

@@ -104,12 +104,12 @@ export function userRoutes(parts: HttpApiParts): AnyRoute[] {
       body: DevTokenRequest,
       ok: { description: 'The token', schema: TokenResponse },
       errors: { 404: 'Dev tokens are off (production mode)' },
-      handle: async ({ body }) => {
+      guard: () => {
         if (ctx.config.devTokens !== true) {
           throw new ParleyError(ErrorCode.NOT_FOUND, 'dev tokens are off (production mode, or devTokens false)');
         }
-        return { json: await token(body.userId, body.deviceId) };
       },
+      handle: async ({ body }) => ({ json: await token(body.userId, body.deviceId) }),
     }),
     route({
       method: 'post',
