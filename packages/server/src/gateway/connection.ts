@@ -1,6 +1,7 @@
 import type { Frame, ProtocolError } from '@parley/protocol';
 
-export type TransportKind = 'tcp' | 'tls' | 'ws';
+/** How a connection reaches the server; 'http' is the short link (one request per HTTP call). */
+export type TransportKind = 'tcp' | 'tls' | 'ws' | 'http';
 
 /**
  * One client connection, whatever carries it. TCP, TLS and WebSocket gateways are thin

@@ -6,9 +6,11 @@ import { type Context, Hono } from 'hono';
 import type { z } from 'zod';
 import type { StartedServer } from '../server.js';
 import { conversationRoutes } from './conversations.js';
+import { readBody } from './body.js';
 import { describeIssues, errorResponse, invalidArgument } from './errors.js';
 import { operationRoutes } from './operations.js';
 import type { AnyRoute } from './route.js';
+import { shortLinkRoute } from './short-link.js';
 import { userRoutes } from './users.js';
 
 /** What the HTTP API needs of a started server. */
@@ -39,7 +41,12 @@ export function createHttpApp(parts: HttpApiParts, options: HttpApiOptions = {})
   const { ctx } = parts;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const routes: AnyRoute[] = [];
-  routes.push(...operationRoutes(parts, routes), ...userRoutes(parts), ...conversationRoutes(parts));
+  routes.push(
+    ...operationRoutes(parts, routes),
+    ...userRoutes(parts),
+    ...conversationRoutes(parts),
+    shortLinkRoute(parts, maxBodyBytes),
+  );
 
   const app = new Hono();
   for (const r of routes) {
@@ -102,25 +109,7 @@ function validate<S extends z.ZodType>(schema: S, input: unknown, where: string)
 
 /** Reads a JSON body up to `limit` bytes; an empty body is `{}`. */
 async function readJson(request: Request, limit: number): Promise<unknown> {
-  const tooLarge = () => new ParleyError(ErrorCode.MESSAGE_TOO_LARGE, `request body is over ${String(limit)} bytes`);
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > limit) throw tooLarge();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (request.body) {
-    const reader = (request.body as ReadableStream<Uint8Array>).getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        await reader.cancel();
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = (await readBody(request, limit)).toString('utf8');
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text) as unknown;

@@ -6,6 +6,7 @@ import {
   type ConfigInput,
   type ServerOptions,
   type StartedServer,
+  installHttpApi,
   issueToken,
   parseConfig,
   startServer,
@@ -39,7 +40,7 @@ export class TestServer {
       limits: { ...overrides.limits },
       shutdown: { goawayDelayMs: 10, drainTimeoutMs: 500, ...overrides.shutdown },
     };
-    const server = await startServer(parseConfig(input), options);
+    const server = await startServer(parseConfig(input), { http: installHttpApi, ...options });
     return new TestServer(server, dir, dataDir === undefined, input);
   }
 
