@@ -12,6 +12,9 @@ import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { type ConfigInput, parseConfig } from '../src/config.js';
 import type { AcceptConnection, Connection, TransportKind } from '../src/gateway/connection.js';
+
+/** The gateways' transports (the short link, 'http', has no gateway). */
+type Wire = Exclude<TransportKind, 'http'>;
 import { type Gateways, startGateways } from '../src/gateway/gateway.js';
 import { loadTlsCredentials } from '../src/gateway/tls-credentials.js';
 import { Metrics } from '../src/metrics.js';
@@ -102,7 +105,7 @@ interface Harness {
   metrics: Metrics;
   gateways: Gateways;
   httpPort: number;
-  port(transport: TransportKind): number;
+  port(transport: Wire): number;
   stop(): Promise<void>;
 }
 
@@ -157,7 +160,7 @@ function closeHttp(server: HttpServer): Promise<void> {
   });
 }
 
-async function openGauge(metrics: Metrics, transport: TransportKind): Promise<number> {
+async function openGauge(metrics: Metrics, transport: Wire): Promise<number> {
   const { values } = await metrics.connections.get();
   return values.find((v) => v.labels.transport === transport && v.labels.state === 'open')?.value ?? 0;
 }
@@ -179,7 +182,7 @@ interface Client {
 }
 
 /** Connects and waits for the server side of the connection. */
-async function connectPair(h: Harness, transport: TransportKind): Promise<[Client, Record]> {
+async function connectPair(h: Harness, transport: Wire): Promise<[Client, Record]> {
   const seen = h.recorder.records.length;
   const client = await connectClient(h, transport);
   return [client, await h.recorder.after(seen)];
@@ -189,7 +192,7 @@ function caCertificate(): Buffer {
   return readFileSync(join(dataDir, 'tls', 'dev-cert.pem'));
 }
 
-function connectClient(h: Harness, transport: TransportKind): Promise<Client> {
+function connectClient(h: Harness, transport: Wire): Promise<Client> {
   if (transport === 'ws') return connectWs(h.httpPort);
   const tcp = netConnect(h.port(transport), '127.0.0.1');
   if (transport === 'tcp') return streamClient(tcp, tcp, 'connect');
