@@ -399,6 +399,7 @@ describe('http api', () => {
       'POST /v1/conversations/{id}/members',
       'POST /v1/conversations/{id}/system-messages',
       'POST /v1/dev/token',
+      'POST /v1/link',
       'POST /v1/tokens',
       'POST /v1/users/{userId}/kick',
     ]);
