@@ -54,7 +54,10 @@ export interface ServerOptions {
   bus?: Bus;
   webhooks?: (ctx: ServerContext) => Webhooks;
   /** Builds the HTTP request handler (the REST API); a bare health endpoint is used without it. */
-  http?: (server: HttpServer, started: Omit<StartedServer, 'stop' | 'addresses'>) => Promise<void> | void;
+  http?: (
+    server: HttpServer,
+    started: Omit<StartedServer, 'stop' | 'addresses'> & { boundAddresses: ServerAddresses | undefined },
+  ) => Promise<void> | void;
 }
 
 /** Starts a Parley server: store, gateways, HTTP. Resolves once every listener is bound. */
@@ -113,6 +116,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     appSecret: appSecret.value,
     devCertificate: undefined as string | undefined,
     sweeper,
+    /** Filled in once every listener is bound (the HTTP API reads it per request). */
+    boundAddresses: undefined as ServerAddresses | undefined,
   };
   if (options.http) await options.http(http, partial);
   else
@@ -134,6 +139,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   partial.devCertificate = gateways.devCertificate;
   const addresses: ServerAddresses = { tcp: gateways.tcp, tls: gateways.tls, http: http.address() as AddressInfo };
+  partial.boundAddresses = addresses;
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>

@@ -393,6 +393,7 @@ describe('http api', () => {
       'GET /v1/conversations/{id}',
       'GET /v1/conversations/{id}/members',
       'GET /v1/conversations/{id}/messages',
+      'GET /v1/endpoints',
       'GET /v1/stats',
       'GET /v1/users/{userId}/presence',
       'POST /v1/conversations',

@@ -4,17 +4,21 @@ import { getRequestListener } from '@hono/node-server';
 import { ErrorCode, ParleyError } from '@parley/protocol';
 import { type Context, Hono } from 'hono';
 import type { z } from 'zod';
-import type { StartedServer } from '../server.js';
+import type { ServerAddresses, StartedServer } from '../server.js';
 import { conversationRoutes } from './conversations.js';
 import { readBody } from './body.js';
 import { describeIssues, errorResponse, invalidArgument } from './errors.js';
 import { operationRoutes } from './operations.js';
 import type { AnyRoute } from './route.js';
+import { configuredEndpoints, endpointsRoute } from './endpoints-route.js';
 import { shortLinkRoute } from './short-link.js';
 import { userRoutes } from './users.js';
 
 /** What the HTTP API needs of a started server. */
-export type HttpApiParts = Pick<StartedServer, 'ctx' | 'adminKey' | 'appSecret' | 'sweeper'>;
+export type HttpApiParts = Pick<StartedServer, 'ctx' | 'adminKey' | 'appSecret' | 'sweeper'> & {
+  /** The listeners once bound (ports chosen by the OS included); until then the configured ones are advertised. */
+  boundAddresses?: ServerAddresses | undefined;
+};
 
 export interface HttpApiOptions {
   /** Largest request body accepted; larger ones get 413. Default 1 MiB. */
@@ -46,6 +50,7 @@ export function createHttpApp(parts: HttpApiParts, options: HttpApiOptions = {})
     ...userRoutes(parts),
     ...conversationRoutes(parts),
     shortLinkRoute(parts, maxBodyBytes),
+    endpointsRoute(() => parts.boundAddresses ?? configuredEndpoints(ctx.config)),
   );
 
   const app = new Hono();

@@ -28,7 +28,8 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       version,
       description:
         'Admin API of a Parley server: user tokens, conversations, members, system messages, history, ' +
-        'sessions, presence, stats. Every /v1 route except /v1/dev/token needs `Authorization: Bearer <admin key>`. ' +
+        'sessions, presence, stats. Every /v1 route except /v1/dev/token, /v1/endpoints and /v1/link (user token) needs ' +
+        '`Authorization: Bearer <admin key>`. ' +
         'Errors are `{"error": {"code", "status", "message"}}`. See docs/api.md.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
