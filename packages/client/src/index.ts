@@ -1,2 +1,57 @@
 // @parley/client: the isomorphic SDK core (no Node built-ins). Node transports: '@parley/client/node'.
-export {};
+export { Connection, CLIENT_VERSION } from './connection/connection.js';
+export type {
+  ConnectionEvents,
+  ConnectionOptions,
+  ConnectionState,
+  DisconnectInfo,
+  Push,
+  SessionInfo,
+} from './connection/types.js';
+export { Backoff, type BackoffOptions } from './connection/backoff.js';
+export {
+  type AppVisibility,
+  FixedHeartbeat,
+  type FixedHeartbeatOptions,
+  type HeartbeatFailure,
+  type HeartbeatPolicy,
+} from './connection/heartbeat-policy.js';
+export type { HeartbeatInfo } from './connection/liveness.js';
+export type { ReadyOptions } from './connection/ready.js';
+export { Priority, type RequestOptions, type TaskCommand, type TaskDefaults } from './tasks/types.js';
+export { ClientError, ClientErrorCode, TERMINAL_KICKS, isRetryable } from './errors.js';
+export { Emitter, type EventMap } from './events.js';
+export type { Link, LinkHandlers, Transport } from './transport/types.js';
+export {
+  type WebSocketConstructor,
+  type WebSocketEventLike,
+  type WebSocketLike,
+  type WebSocketTransportOptions,
+  webSocketTransport,
+} from './transport/websocket.js';
+export { Command, ErrorCode, ParleyError, ProtocolError, pb } from '@parley/protocol';
+export {
+  DEFAULT_HEARTBEAT_CONFIG,
+  type HeartbeatTransition,
+  type NetworkHeartbeatState,
+  SmartHeartbeat,
+  type SmartHeartbeatConfig,
+  type SmartHeartbeatOptions,
+} from './heartbeat/index.js';
+export { type KeyValueStore, MemoryKeyValueStore } from './storage/key-value.js';
+export type { AddressReporter, AddressSource, ResolvedAddress, Resolver } from './dns/types.js';
+export { AddressScores, type AddressScoresOptions } from './dns/address-scores.js';
+export { CachingResolver, type CachingResolverOptions } from './dns/caching-resolver.js';
+export { ChainResolver, type ChainResolverOptions } from './dns/chain-resolver.js';
+export { HttpDnsResolver, type HttpDnsResolverOptions } from './dns/httpdns-resolver.js';
+export { StaticResolver, type StaticResolverOptions } from './dns/static-resolver.js';
+export { type ConnectRacedOptions, type RaceWinner, connectRaced, interleaveFamilies } from './dns/happy-eyeballs.js';
+export { type AttemptFailure, ConnectRaceError, DnsError, DnsErrorCode } from './dns/dns-errors.js';
+export { type AddressScope, addressScope, canonicalIp, ipFamily } from './dns/ip.js';
+export {
+  type FetchServerEndpointsOptions,
+  type ServerEndpoints,
+  endpointAddresses,
+  fetchServerEndpoints,
+  parseServerEndpoints,
+} from './dns/server-endpoints.js';

@@ -1,2 +1,8 @@
-// Node-only parts of the SDK: TCP and TLS transports, file storage.
-export {};
+// Node-only parts of the SDK: TCP, TLS and `ws`-based WebSocket transports.
+export { type TcpTransportOptions, tcpTransport } from './transport/node-tcp.js';
+export { type TlsTransportOptions, tlsTransport } from './transport/node-tls.js';
+export { type NodeWebSocketTransportOptions, nodeWebSocketTransport } from './transport/node-websocket.js';
+export type { StreamTransportOptions } from './transport/node-stream.js';
+export { FileKeyValueStore, type FileKeyValueStoreOptions } from './storage/file-key-value.js';
+export { type LookupAll, SystemResolver, type SystemResolverOptions } from './dns/system-resolver.js';
+export { type TlsConnectByIpOptions, tlsConnectByIp } from './dns/node-tls.js';
