@@ -337,6 +337,50 @@ export namespace parley {
             type $Shape = parley.v1.SessionUpdateResponse.$Properties;
         }
 
+        interface IProbeRequest extends parley.v1.ProbeRequest.$Properties {
+        }
+
+        class ProbeRequest {
+            constructor(properties?: parley.v1.ProbeRequest.$Properties);
+            $unknowns?: Uint8Array[];
+            delayMs: number;
+            static create(properties: parley.v1.ProbeRequest.$Shape): parley.v1.ProbeRequest & parley.v1.ProbeRequest.$Shape;
+            static create(properties?: parley.v1.ProbeRequest.$Properties): parley.v1.ProbeRequest;
+            static encode(message: parley.v1.ProbeRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): parley.v1.ProbeRequest & parley.v1.ProbeRequest.$Shape;
+        }
+
+        namespace ProbeRequest {
+            interface $Properties {
+                delayMs?: (number|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = parley.v1.ProbeRequest.$Properties;
+        }
+
+        interface IProbeResponse extends parley.v1.ProbeResponse.$Properties {
+        }
+
+        class ProbeResponse {
+            constructor(properties?: parley.v1.ProbeResponse.$Properties);
+            $unknowns?: Uint8Array[];
+            status?: (parley.v1.Status.$Properties|null);
+            delayedMs: number;
+            static create(properties: parley.v1.ProbeResponse.$Shape): parley.v1.ProbeResponse & parley.v1.ProbeResponse.$Shape;
+            static create(properties?: parley.v1.ProbeResponse.$Properties): parley.v1.ProbeResponse;
+            static encode(message: parley.v1.ProbeResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): parley.v1.ProbeResponse & parley.v1.ProbeResponse.$Shape;
+        }
+
+        namespace ProbeResponse {
+            interface $Properties {
+                status?: (parley.v1.Status.$Properties|null);
+                delayedMs?: (number|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = parley.v1.ProbeResponse.$Properties;
+        }
+
         interface IKick extends parley.v1.Kick.$Properties {
         }
 

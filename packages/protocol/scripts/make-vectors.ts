@@ -380,6 +380,20 @@ function frameDefs(): (FrameDef | StickyDef)[] {
     response('session-update-response', 'The heartbeat interval the server accepted.', Command.SESSION_UPDATE, 3, {
       heartbeatIntervalMs: 240_000,
     }),
+    request(
+      'probe-request',
+      'Network diagnosis on a fresh session: answer after 4 minutes (240000 ms) of silence on this connection.',
+      Command.PROBE,
+      38,
+      { delayMs: 240_000 },
+    ),
+    response(
+      'probe-response',
+      'The answer to probe-request, sent after the requested silence: how long the server actually waited.',
+      Command.PROBE,
+      38,
+      { delayedMs: 240_003 },
+    ),
     push(
       'kick-push',
       'The server ends the session: the same device logged in on another connection (REPLACED_BY_DEVICE, 2007). Do not reconnect.',

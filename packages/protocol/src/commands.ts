@@ -14,6 +14,7 @@ export const Command = {
   SESSION_UPDATE: 0x0004,
   KICK: 0x0005,
   GOAWAY: 0x0006,
+  PROBE: 0x0007,
   // Messages, receipts, typing
   SEND: 0x0101,
   MESSAGE: 0x0102,
@@ -82,6 +83,7 @@ export const schema = {
   [Command.SESSION_UPDATE]: { request: pb.SessionUpdateRequest, response: pb.SessionUpdateResponse },
   [Command.KICK]: { push: pb.Kick },
   [Command.GOAWAY]: { push: pb.GoAway },
+  [Command.PROBE]: { request: pb.ProbeRequest, response: pb.ProbeResponse },
   [Command.SEND]: { request: pb.SendMessageRequest, response: pb.SendMessageResponse },
   [Command.MESSAGE]: { push: pb.MessagePush },
   [Command.RECALL]: { request: pb.RecallMessageRequest, response: pb.RecallMessageResponse },

@@ -136,6 +136,8 @@ sample(pb.LoginResponse, {
 sample(pb.LogoutRequest, { unregisterPush: true });
 sample(pb.SessionUpdateRequest, { heartbeatIntervalMs: 0, appState: pb.AppState.FOREGROUND }); // 0 is explicit here
 sample(pb.SessionUpdateResponse, { status: ok('updated'), heartbeatIntervalMs: 60_000 });
+sample(pb.ProbeRequest, { delayMs: 1_800_000 });
+sample(pb.ProbeResponse, { status: ok('answered'), delayedMs: 1_800_004 });
 sample(pb.Kick, { reason: ErrorCode.REPLACED_BY_DEVICE, message: 'logged in elsewhere' });
 sample(pb.GoAway, {
   reason: ErrorCode.SHUTTING_DOWN,

@@ -53,6 +53,8 @@ export const configSchema = z.object({
       heartbeatDefaultMs: ms.default(210_000),
       /** Extra silence allowed beyond the declared interval before a connection is dropped. */
       heartbeatGraceMs: ms.default(30_000),
+      /** Longest silence a PROBE may ask for (network diagnosis: the path's NAT idle timeout). */
+      probeMaxDelayMs: ms.default(30 * 60_000),
       maxFrameBytes: z.coerce
         .number()
         .int()

@@ -89,6 +89,41 @@ export const sessionUpdate: Handler<typeof Command.SESSION_UPDATE> = (session, r
   return { heartbeatIntervalMs: session.heartbeatMs };
 };
 
+/**
+ * Answers after `delay_ms` of silence (network diagnosis; see docs/protocol.md). The pending
+ * probe pushes the heartbeat deadline out (`probeUntil`), since the client is silent on
+ * purpose. The timer is the session's, cleared if the connection closes first (the promise
+ * then never settles and is collected with the session).
+ */
+export const probe: Handler<typeof Command.PROBE> = (session, req) => {
+  const max = session.ctx.config.limits.probeMaxDelayMs;
+  if (req.delayMs > max) {
+    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `delay_ms must be at most ${String(max)}`);
+  }
+  if (session.probeTimer !== undefined) {
+    throw new ParleyError(ErrorCode.RATE_LIMITED, 'a probe is already waiting on this connection');
+  }
+  const started = Date.now();
+  session.probeUntil = started + req.delayMs;
+  return new Promise((resolve) => {
+    // libuv rounds the loop clock, so a timer may fire a millisecond early by Date.now():
+    // re-arm for the remainder so the answer never comes before the promised delay.
+    const arm = (ms: number): void => {
+      session.probeTimer = setTimeout(() => {
+        const elapsed = Date.now() - started;
+        if (elapsed < req.delayMs) {
+          arm(req.delayMs - elapsed);
+          return;
+        }
+        session.probeTimer = undefined;
+        resolve({ delayedMs: elapsed });
+      }, ms);
+      session.probeTimer.unref();
+    };
+    arm(req.delayMs);
+  });
+};
+
 function clampHeartbeat(ms: number, limits: { heartbeatMinMs: number; heartbeatMaxMs: number }): number {
   return Math.min(Math.max(ms, limits.heartbeatMinMs), limits.heartbeatMaxMs);
 }

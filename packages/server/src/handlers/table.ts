@@ -12,6 +12,7 @@ export const handlers = new Map<number, AnyHandler>([
   [Command.LOGOUT, sess.logout],
   [Command.PING, () => ({})],
   [Command.SESSION_UPDATE, sess.sessionUpdate],
+  [Command.PROBE, sess.probe],
   [Command.SEND, msg.send],
   [Command.RECALL, msg.recall],
   [Command.CURSOR, msg.cursor],

@@ -16,8 +16,8 @@ export enum SessionState {
 /**
  * One connection's session: login state, liveness, limits and the frames in and out.
  * Kept small on purpose (an idle authenticated session must cost well under 5 KB): no
- * timers (the sweeper checks deadlines for all sessions at once), no closures, optional
- * state allocated only when used.
+ * timers (the sweeper checks deadlines for all sessions at once; only a waiting PROBE holds
+ * one), no closures, optional state allocated only when used.
  */
 export class Session implements ConnectionHandler {
   id = '';
@@ -42,6 +42,10 @@ export class Session implements ConnectionHandler {
   rooms: Set<string> | undefined;
   /** Users whose presence this session follows. */
   presenceSubscriptions: Set<string> | undefined;
+  /** The pending PROBE's timer (one at a time), cleared if the connection closes first. */
+  probeTimer: NodeJS.Timeout | undefined;
+  /** When the pending (or last) PROBE answers: the heartbeat deadline counts from then, not from the last frame. */
+  probeUntil = 0;
   #closeReason: ErrorCode = ErrorCode.OK;
   /** Set once a kick or goaway went out: later frames from the peer are ignored. */
   #closing = false;
@@ -84,6 +88,10 @@ export class Session implements ConnectionHandler {
   onClose(): void {
     const wasActive = this.state === SessionState.Active;
     this.state = SessionState.Closed;
+    if (this.probeTimer !== undefined) {
+      clearTimeout(this.probeTimer);
+      this.probeTimer = undefined;
+    }
     const { metrics, logger } = this.ctx;
     const transport = this.connection.transport;
     if (wasActive) metrics.connections.dec({ transport, state: 'active' });

@@ -46,7 +46,7 @@ export class Sweeper {
         if (now - s.openedAt > limits.loginTimeoutMs) {
           s.kick(ErrorCode.LOGIN_TIMEOUT, `no login within ${String(limits.loginTimeoutMs)} ms`);
         }
-      } else if (now - s.lastSeen > s.heartbeatMs + limits.heartbeatGraceMs) {
+      } else if (now - Math.max(s.lastSeen, s.probeUntil) > s.heartbeatMs + limits.heartbeatGraceMs) {
         this.ctx.metrics.heartbeatTimeouts.inc();
         s.kick(ErrorCode.HEARTBEAT_TIMEOUT, 'no frame within the heartbeat interval', true);
       } else if (s.overBudgetSince !== 0) {
