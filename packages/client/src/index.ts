@@ -55,3 +55,24 @@ export {
   fetchServerEndpoints,
   parseServerEndpoints,
 } from './dns/server-endpoints.js';
+export {
+  type CreateConversationOptions,
+  type CursorEvent,
+  ParleyClient,
+  type ParleyClientEvents,
+  type ParleyClientOptions,
+} from './client.js';
+export { Outbox, type OutboxOptions } from './outbox/outbox.js';
+export { KeyValueOutboxStore } from './outbox/outbox-store.js';
+export type { OutboxEvents, OutboxMessage, OutboxRecord, OutboxState, OutboxStore } from './outbox/types.js';
+export { ulid } from './outbox/ids.js';
+export { Sync, type SyncOptions } from './sync/sync.js';
+export { type ChatMessage, type SyncEvents, type SyncReport, toChatMessage } from './sync/types.js';
+export { DeliveryReceipts } from './sync/delivery-receipts.js';
+export { ConversationCache, type ConversationCacheOptions } from './cache/conversation-cache.js';
+export type { CacheEvents, ConversationView } from './cache/types.js';
+export {
+  type IdbFactoryLike,
+  IndexedDbKeyValueStore,
+  type IndexedDbKeyValueStoreOptions,
+} from './storage/indexeddb-store.js';

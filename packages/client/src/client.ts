@@ -1,0 +1,359 @@
+import { Command, pb } from '@parley/protocol';
+import { ConversationCache, type ConversationCacheOptions } from './cache/conversation-cache.js';
+import type { ConversationView } from './cache/types.js';
+import { Connection } from './connection/connection.js';
+import type { HeartbeatPolicy } from './connection/heartbeat-policy.js';
+import type { ReadyOptions } from './connection/ready.js';
+import type { ConnectionEvents, ConnectionOptions, SessionInfo } from './connection/types.js';
+import { Emitter } from './events.js';
+import { Outbox, type OutboxOptions } from './outbox/outbox.js';
+import { KeyValueOutboxStore } from './outbox/outbox-store.js';
+import type { OutboxMessage, OutboxState, OutboxStore } from './outbox/types.js';
+import { type KeyValueStore, MemoryKeyValueStore } from './storage/key-value.js';
+import { DeliveryReceipts } from './sync/delivery-receipts.js';
+import { Sync, type SyncOptions } from './sync/sync.js';
+import type { ChatMessage, SyncReport } from './sync/types.js';
+import type { Transport } from './transport/types.js';
+
+/** Options of {@link ParleyClient}. */
+export interface ParleyClientOptions {
+  transport: Transport;
+  /** Returns a login token (a JWT from the app's server); called again when it expires. */
+  token: () => Promise<string>;
+  /** Stable per installation. */
+  deviceId: string;
+  platform?: pb.Platform;
+  /**
+   * Where the outbox, the sync cursor and the conversation list persist: memory by default;
+   * `FileKeyValueStore` in Node, `IndexedDbKeyValueStore` in browsers. Use one store per user.
+   */
+  storage?: KeyValueStore;
+  /** Overrides where the outbox persists (default: `storage`, keys `parley:outbox:*`). */
+  outboxStore?: OutboxStore;
+  /** Default: a fixed 210 s interval; pass a `SmartHeartbeat` for adaptive heartbeats. */
+  heartbeat?: HeartbeatPolicy;
+  /** Further connection options (backoff, task defaults, timeouts, app state, ...). */
+  connection?: Partial<Omit<ConnectionOptions, 'transport' | 'token' | 'deviceId' | 'platform' | 'heartbeat'>>;
+  outbox?: Pick<OutboxOptions, 'timeoutMs' | 'retryBaseMs' | 'retryCapMs' | 'keepSettled'>;
+  sync?: Pick<SyncOptions, 'initialMessages' | 'pageSize' | 'concurrency' | 'persistDelayMs'>;
+  cache?: Pick<ConversationCacheOptions, 'persistDelayMs'>;
+  /** Send DELIVERED cursors for received messages, batched per `delayMs`. Default true, 100 ms. */
+  deliveryReceipts?: boolean | { delayMs: number };
+}
+
+/** A receipt or read-state cursor of a member, from a CURSOR push. */
+export interface CursorEvent {
+  conversationId: string;
+  userId: string;
+  kind: 'delivered' | 'read';
+  seq: number;
+}
+
+export interface ParleyClientEvents {
+  /** A new message (others' and one's own), exactly once each, in seq order per conversation. */
+  message: (message: ChatMessage) => void;
+  /** An outgoing message was added or changed state. */
+  outbox: (message: OutboxMessage, previous: OutboxState | undefined) => void;
+  /** The conversation list changed: render `conversations()` again. */
+  conversations: (conversations: readonly ConversationView[]) => void;
+  cursor: (cursor: CursorEvent) => void;
+  typing: (typing: { conversationId: string; userId: string; typing: boolean }) => void;
+  synced: (report: SyncReport) => void;
+  state: ConnectionEvents['state'];
+  connected: ConnectionEvents['connected'];
+  disconnected: ConnectionEvents['disconnected'];
+  /** Failures the client handles itself (a failed sync or storage write, a refused login, ...). */
+  error: (error: Error) => void;
+}
+
+/** Options of {@link ParleyClient.createConversation}. */
+export interface CreateConversationOptions {
+  type: 'direct' | 'group';
+  /** The other members (exactly one for `direct`). */
+  members: string[];
+  name?: string;
+  /** App JSON. */
+  attributes?: string;
+}
+
+/**
+ * The high-level Parley client: a {@link Connection} (long link, heartbeats, reconnects), an
+ * {@link Outbox} (persisted sends, resent after reconnects and restarts, receipts), {@link Sync}
+ * (catch-up after every login, gap pulls, in-order exactly-once delivery) and a
+ * {@link ConversationCache} (the conversation list to render), wired together.
+ *
+ * ```ts
+ * const client = new ParleyClient({ transport, token, deviceId, storage });
+ * client.on('message', (m) => render(m));
+ * client.on('conversations', (list) => renderList(list));
+ * await client.connect();
+ * client.send(conversationId, 'hello');
+ * ```
+ */
+export class ParleyClient {
+  readonly connection: Connection;
+  readonly outbox: Outbox;
+  readonly sync: Sync;
+  readonly cache: ConversationCache;
+  readonly #events = new Emitter<ParleyClientEvents>();
+  readonly #options: ParleyClientOptions;
+  readonly #receipts: DeliveryReceipts | undefined;
+  readonly #fetching = new Set<string>();
+  #userId: string | undefined;
+  #started: Promise<void> | undefined;
+
+  constructor(options: ParleyClientOptions) {
+    this.#options = options;
+    const storage = options.storage ?? new MemoryKeyValueStore();
+    this.connection = new Connection({
+      ...options.connection,
+      transport: options.transport,
+      token: options.token,
+      deviceId: options.deviceId,
+      platform: options.platform,
+      heartbeat: options.heartbeat,
+      conversationVersion: () => this.sync.version || undefined,
+    });
+    this.cache = new ConversationCache({ storage, ...options.cache });
+    this.sync = new Sync({ connection: this.connection, storage, ...options.sync });
+    this.outbox = new Outbox({
+      connection: this.connection,
+      store: options.outboxStore ?? new KeyValueOutboxStore(storage),
+      ...options.outbox,
+      receipts: (id) => {
+        const view = this.cache.get(id);
+        return { delivered: view?.peerDeliveredSeq ?? 0, read: view?.peerReadSeq ?? 0 };
+      },
+    });
+    const receipts = options.deliveryReceipts ?? true;
+    if (receipts !== false) {
+      this.#receipts = new DeliveryReceipts(this.connection, {
+        alreadyAt: (id) => this.cache.get(id)?.deliveredSeq ?? 0,
+        done: (id, seq) => {
+          this.cache.applyCursor(id, 'delivered', seq, true);
+        },
+        delayMs: receipts === true ? undefined : receipts.delayMs,
+      });
+    }
+    this.#wire();
+  }
+
+  /** The logged-in user (known after the first login). */
+  get userId(): string | undefined {
+    return this.#userId;
+  }
+
+  on<K extends keyof ParleyClientEvents>(event: K, listener: ParleyClientEvents[K]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  once<K extends keyof ParleyClientEvents>(event: K, listener: ParleyClientEvents[K]): () => void {
+    return this.#events.once(event, listener);
+  }
+
+  off<K extends keyof ParleyClientEvents>(event: K, listener: ParleyClientEvents[K]): void {
+    this.#events.off(event, listener);
+  }
+
+  /** Loads the stored state, starts the outbox and sync, and starts connecting. */
+  async connect(): Promise<void> {
+    this.#started ??= (async () => {
+      await Promise.all([this.cache.load(), this.sync.load(), this.outbox.load()]);
+      await Promise.all([this.sync.start(), this.outbox.start()]);
+    })();
+    await this.#started;
+    this.connection.connect();
+  }
+
+  /** Resolves once logged in (see `Connection.ready`). */
+  ready(options?: ReadyOptions): Promise<SessionInfo> {
+    return this.connection.ready(options);
+  }
+
+  /** Closes the connection and writes the stored state. Unsent messages stay in the outbox. */
+  async close(): Promise<void> {
+    this.#receipts?.flush();
+    this.outbox.stop();
+    this.connection.close();
+    this.#receipts?.stop();
+    this.#started = undefined;
+    await Promise.all([this.sync.stop(), this.cache.flush(), this.outbox.flush()]);
+  }
+
+  /** The conversation list, newest activity first (synchronous, for rendering). */
+  conversations(): readonly ConversationView[] {
+    return this.cache.list();
+  }
+
+  conversation(conversationId: string): ConversationView | undefined {
+    return this.cache.get(conversationId);
+  }
+
+  /** Queues a message (a string is a TEXT message); it is stored before it is sent. */
+  send(conversationId: string, content: string | pb.MessageContent.$Properties): OutboxMessage {
+    const body = typeof content === 'string' ? { type: pb.MessageType.TEXT, text: content } : content;
+    return this.outbox.send(conversationId, body);
+  }
+
+  /** Sends a failed message again; false if it is not failed. */
+  retry(localId: string): boolean {
+    return this.outbox.retry(localId);
+  }
+
+  /** Marks everything in the conversation read (a READ cursor at its last seq). */
+  async markRead(conversationId: string): Promise<void> {
+    const view = this.cache.get(conversationId);
+    if (!view || (view.lastSeq <= view.readSeq && view.unread === 0)) return;
+    const seq = view.lastSeq;
+    this.cache.applyCursor(conversationId, 'read', seq, true);
+    const answer = await this.connection.request(Command.CURSOR, {
+      conversationId,
+      kind: pb.CursorKind.READ,
+      seq,
+    });
+    this.cache.setUnread(conversationId, answer.seq, answer.unread);
+  }
+
+  /** Tells the other members the user is (or stopped) typing; false when offline (not queued). */
+  typing(conversationId: string, typing: boolean): boolean {
+    return this.connection.notify(Command.TYPING, { conversationId, typing });
+  }
+
+  /** Creates a conversation (a DIRECT one that exists is returned as is). */
+  async createConversation(options: CreateConversationOptions): Promise<ConversationView> {
+    const answer = await this.connection.request(
+      Command.CONV_CREATE,
+      {
+        type: options.type === 'direct' ? pb.ConversationType.DIRECT : pb.ConversationType.GROUP,
+        memberIds: options.members,
+        name: options.name ?? '',
+        attributes: options.attributes ?? '',
+      },
+      { retries: 0 },
+    );
+    const state = pb.ConversationState.create(answer.state ?? {});
+    void this.sync.applyState(state);
+    const view = this.cache.get(state.conversation?.conversationId ?? '');
+    if (!view) throw new Error('CONV_CREATE answered without a conversation');
+    return view;
+  }
+
+  /** Older messages than the oldest the app has, oldest first. */
+  loadHistory(conversationId: string, limit?: number): Promise<{ messages: ChatMessage[]; hasMore: boolean }> {
+    return this.sync.loadHistory(conversationId, limit);
+  }
+
+  /** The app came back (foreground, resume from sleep): check the link and sync. */
+  wake(): void {
+    this.connection.networkChanged();
+    if (this.connection.state === 'connected') void this.sync.run();
+  }
+
+  /** The network changed (e.g. `wifi` to `cell:310-260`): reconnect or check the link, and sync. */
+  networkChanged(networkId?: string): void {
+    this.connection.networkChanged(networkId);
+    if (this.connection.state === 'connected') void this.sync.run();
+  }
+
+  #wire(): void {
+    const conn = this.connection;
+    const emitError = (error: Error): void => {
+      this.#events.emit('error', error);
+    };
+    conn.on('connected', (session) => {
+      this.#userId = session.userId;
+      this.#events.emit('connected', session);
+    });
+    conn.on('disconnected', (info) => this.#events.emit('disconnected', info));
+    conn.on('state', (state, previous) => this.#events.emit('state', state, previous));
+    conn.on('error', emitError);
+    conn.onPush(Command.CURSOR, (push) => {
+      const kind = push.kind === pb.CursorKind.READ ? 'read' : 'delivered';
+      const own = push.userId === this.#userId;
+      this.cache.applyCursor(push.conversationId, kind, push.seq, own);
+      if (!own) this.outbox.applyCursor(push.conversationId, kind, push.seq);
+      this.#events.emit('cursor', { conversationId: push.conversationId, userId: push.userId, kind, seq: push.seq });
+    });
+    conn.onPush(Command.TYPING, (push) => {
+      this.#events.emit('typing', { conversationId: push.conversationId, userId: push.userId, typing: push.typing });
+    });
+    this.sync.on('conversation', (state) => {
+      this.cache.applyState(state);
+    });
+    this.sync.on('message', (message) => {
+      this.#onMessage(message);
+    });
+    this.sync.on('synced', (report) => this.#events.emit('synced', report));
+    this.sync.on('error', emitError);
+    this.cache.on('change', (list) => this.#events.emit('conversations', list));
+    this.cache.on('error', emitError);
+    this.outbox.on('change', (message, previous) => {
+      if (message.state === 'sent' && previous === 'sending') this.#ownAck(message);
+      this.#events.emit('outbox', message, previous);
+    });
+    this.outbox.on('error', emitError);
+  }
+
+  #onMessage(message: ChatMessage): void {
+    const me = this.#userId;
+    const view = this.cache.get(message.conversationId);
+    const known = view !== undefined;
+    const newer = message.seq > (view?.lastSeq ?? 0); // else the cached state already reflects it
+    this.cache.applyMessage(message, me);
+    const fromOther = message.senderId !== '' && message.senderId !== me;
+    if (fromOther && message.seq > 0) {
+      // The server moves a sender's read cursor to its message: it has read ours before it.
+      this.outbox.applyCursor(message.conversationId, 'read', message.seq);
+      if (message.conversationType !== pb.ConversationType.ROOM) {
+        this.#receipts?.received(message.conversationId, message.seq);
+      }
+    }
+    // A conversation the cache does not know, or a SYSTEM notice that changed its name or members.
+    const system = message.content.type === pb.MessageType.SYSTEM && newer;
+    if ((!known || system) && message.conversationType !== pb.ConversationType.ROOM) {
+      this.#fetch(message.conversationId);
+    }
+    this.#events.emit('message', message);
+  }
+
+  /** One's own acknowledged message joins the conversation's stream like any other. */
+  #ownAck(message: OutboxMessage): void {
+    const view = this.cache.get(message.conversationId);
+    if (!view) {
+      this.#fetch(message.conversationId); // its state makes sync pull the message
+      return;
+    }
+    if (view.type === pb.ConversationType.ROOM) return;
+    this.sync.ingest([
+      {
+        conversationId: message.conversationId,
+        seq: message.seq ?? 0,
+        messageId: message.messageId ?? '',
+        senderId: this.#userId ?? '',
+        senderDeviceId: this.#options.deviceId,
+        clientMessageId: message.localId,
+        serverTime: message.serverTime ?? 0,
+        content: message.content,
+        recalled: false,
+        conversationType: view.type,
+      },
+    ]);
+  }
+
+  /** Learns a conversation the cache does not know (CONV_GET). */
+  #fetch(conversationId: string): void {
+    if (this.#fetching.has(conversationId)) return;
+    this.#fetching.add(conversationId);
+    this.connection
+      .request(Command.CONV_GET, { conversationId })
+      .then(
+        (answer) => {
+          if (answer.state) void this.sync.applyState(answer.state);
+        },
+        (err: unknown) => {
+          this.#events.emit('error', err instanceof Error ? err : new Error(String(err)));
+        },
+      )
+      .finally(() => this.#fetching.delete(conversationId));
+  }
+}
