@@ -1,4 +1,11 @@
-import { HttpWebhooks, installHttpApi, startServer, createLogger, type StartedServer } from '@parley/server';
+import {
+  HttpWebhooks,
+  installHttpApi,
+  startServer,
+  createLogger,
+  redactStoreUrl,
+  type StartedServer,
+} from '@parley/server';
 import { configFromFlags, type ConfigFlags } from './flags.js';
 
 /** `parley serve`: runs until SIGINT/SIGTERM, then shuts down gracefully and exits 0. */
@@ -19,7 +26,10 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
   }
   const { tcp, tls, http } = server.addresses;
   const where = (a: { address: string; port: number } | undefined) => (a ? `${a.address}:${String(a.port)}` : 'off');
-  logger.info({ tcp: where(tcp), tls: where(tls), http: where(http), store: config.store }, 'parley is listening');
+  logger.info(
+    { tcp: where(tcp), tls: where(tls), http: where(http), store: redactStoreUrl(config.store) },
+    'parley is listening',
+  );
   if (server.devCertificate)
     logger.warn({ file: server.devCertificate }, 'TLS uses a self-signed development certificate');
   const lines = [
@@ -27,6 +37,7 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
     `  Parley is running (${config.mode}).`,
     `  TCP   ${where(tcp)}    TLS ${where(tls)}`,
     `  HTTP  http://${where(http)}   (WebSocket: ws://${where(http)}/ws, metrics: /metrics)`,
+    `  Web app:        http://${where(http)}/${config.devTokens ? ' (development sign-in on)' : ''}`,
     `  HTTP API:       http://${where(http)}/openapi.json (admin key below; docs/api.md)`,
     `  A user token:   npm run parley -- token --user alice${flags.data ? ` --data ${flags.data}` : ''}`,
   ];

@@ -4,7 +4,7 @@ export { type Config, type ConfigInput, ConfigError, configSchema, loadConfig, p
 export { TokenVerifier, issueToken, type TokenIdentity } from './auth/tokens.js';
 export { createLogger, type Logger } from './logger.js';
 export type { Store } from './store/types.js';
-export { openStore } from './store/open.js';
+export { openStore, redactStoreUrl } from './store/open.js';
 export { directConversationId } from './services/conversations.js';
 export { loadOrCreateSecret } from './secrets.js';
 export { installHttpApi, createHttpApp, type HttpApiParts, type HttpApiOptions } from './http/api.js';

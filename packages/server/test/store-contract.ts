@@ -476,6 +476,52 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
         assert.equal((await member(store, id, b)).mentionUnread, 0);
       });
 
+      it('a batch with mentions, recalls and resends ends as if appended one by one', async (store) => {
+        const [a, b, c] = [uid('u'), uid('u'), uid('u')];
+        const steps = (conv: string): AppendInput[] => [
+          message(conv, a, 's1'),
+          message(conv, a, 's2', { mentions: [b] }),
+          message(conv, b, 's3'),
+          message(conv, c, 's4', { mentions: ['@all'] }),
+          message(conv, a, 's5'),
+          message(conv, a, 's6', { type: RECALL, recallTargetSeq: 4 }),
+          message(conv, b, 's7', { mentions: [c, a] }),
+          message(conv, c, 's8', { type: RECALL, recallTargetSeq: 7 }),
+          message(conv, a, 's2'),
+          message(conv, b, 's9'),
+          message(conv, c, 's10', { type: RECALL, recallTargetSeq: 12 }),
+        ];
+        const oneByOne = await group(store, [a, b, c]);
+        const single: AppendResult[] = [];
+        for (const input of steps(oneByOne)) single.push(...(await store.appendMessages([input])));
+        const batched = await group(store, [a, b, c]);
+        const batch = await store.appendMessages(steps(batched));
+        const shape = (r: AppendResult) =>
+          r.ok ? { seq: r.message.seq, duplicate: r.duplicate, client: r.message.clientMessageId } : { code: r.code };
+        assert.deepEqual(batch.map(shape), single.map(shape));
+        const view = async (conv: string) => ({
+          messages: (await store.getMessages(conv, 1, 0, 100)).map((m) => [
+            m.seq,
+            m.senderId,
+            m.recalled,
+            m.content.length,
+          ]),
+          members: await Promise.all(
+            [a, b, c].map(async (u) => {
+              const m = await member(store, conv, u);
+              return [m.readSeq, m.deliveredSeq, m.mentionUnread];
+            }),
+          ),
+          lastSeq: (await store.getConversation(conv))?.lastSeq,
+        });
+        assert.deepEqual(await view(batched), await view(oneByOne));
+        for (const u of [a, b, c]) {
+          await store.updateCursor(oneByOne, u, 'read', 3);
+          await store.updateCursor(batched, u, 'read', 3);
+        }
+        assert.deepEqual(await view(batched), await view(oneByOne));
+      });
+
       it('recall marks the target recalled, clears its content and its unread mention', async (store) => {
         const [a, b] = [uid('u'), uid('u')];
         const id = await group(store, [a, b]);
