@@ -1778,6 +1778,13 @@ export namespace parley {
             type $Shape = parley.v1.UnregisterPushRequest.$Properties;
         }
 
+        enum PushPreview {
+            PUSH_PREVIEW_UNSPECIFIED = 0,
+            PUSH_PREVIEW_FULL = 1,
+            PUSH_PREVIEW_SENDER_ONLY = 2,
+            PUSH_PREVIEW_NONE = 3
+        }
+
         interface IPushSettingsRequest extends parley.v1.PushSettingsRequest.$Properties {
         }
 
@@ -1789,6 +1796,7 @@ export namespace parley {
             dndStartMinute: number;
             dndEndMinute: number;
             timeZone: string;
+            preview: parley.v1.PushPreview;
             static create(properties: parley.v1.PushSettingsRequest.$Shape): parley.v1.PushSettingsRequest & parley.v1.PushSettingsRequest.$Shape;
             static create(properties?: parley.v1.PushSettingsRequest.$Properties): parley.v1.PushSettingsRequest;
             static encode(message: parley.v1.PushSettingsRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1802,6 +1810,7 @@ export namespace parley {
                 dndStartMinute?: (number|null);
                 dndEndMinute?: (number|null);
                 timeZone?: (string|null);
+                preview?: (parley.v1.PushPreview|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = parley.v1.PushSettingsRequest.$Properties;

@@ -7467,6 +7467,15 @@ export const parley = $root.parley = (() => {
             return UnregisterPushRequest;
         })();
 
+        v1.PushPreview = (function() {
+            const valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "PUSH_PREVIEW_UNSPECIFIED"] = 0;
+            values[valuesById[1] = "PUSH_PREVIEW_FULL"] = 1;
+            values[valuesById[2] = "PUSH_PREVIEW_SENDER_ONLY"] = 2;
+            values[valuesById[3] = "PUSH_PREVIEW_NONE"] = 3;
+            return values;
+        })();
+
         v1.PushSettingsRequest = (function() {
 
             const PushSettingsRequest = function (properties) {
@@ -7481,6 +7490,7 @@ export const parley = $root.parley = (() => {
             PushSettingsRequest.prototype.dndStartMinute = 0;
             PushSettingsRequest.prototype.dndEndMinute = 0;
             PushSettingsRequest.prototype.timeZone = "";
+            PushSettingsRequest.prototype.preview = 0;
 
             PushSettingsRequest.create = function(properties) {
                 return new PushSettingsRequest(properties);
@@ -7503,6 +7513,8 @@ export const parley = $root.parley = (() => {
                     writer.uint32(32).uint32(message.dndEndMinute);
                 if (message.timeZone != null && $Object.hasOwnProperty.call(message, "timeZone") && message.timeZone !== "")
                     writer.uint32(42).string(message.timeZone);
+                if (message.preview != null && $Object.hasOwnProperty.call(message, "preview") && message.preview !== 0)
+                    writer.uint32(48).int32(message.preview);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -7579,6 +7591,15 @@ export const parley = $root.parley = (() => {
                                 message.timeZone = value;
                             else
                                 delete message.timeZone;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.preview = value;
+                            else
+                                delete message.preview;
                             continue;
                         }
                     }

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { pushConfigSchema } from './push/config.js';
 
 /**
  * Server configuration. Sources, strongest first: command-line flags, `PARLEY_*` environment
@@ -29,7 +31,27 @@ export const configSchema = z.object({
   /** sqlite:PATH or postgres://... ; default sqlite:<dataDir>/parley.db */
   store: z.string().default(''),
   /** memory or redis://... */
-  bus: z.string().default('memory'),
+  bus: z
+    .string()
+    .regex(/^(memory|rediss?:\/\/.+)$/, 'memory or redis://host:port')
+    .default('memory'),
+  /** This node's name in a cluster (Redis keys and channels); random per start when unset. */
+  nodeId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "." and "-", at most 64')
+    .default(() => `node-${randomBytes(6).toString('hex')}`),
+  /** Cluster mode (a redis:// bus): see "Cluster routing" in docs/architecture.md. */
+  cluster: z
+    .object({
+      /** How long a node's presence, room and watch entries live in Redis without a refresh. */
+      presenceTtlMs: z.coerce.number().int().min(1_000).default(30_000),
+      /** Prefix of every Redis key and channel, so several clusters can share one Redis. */
+      keyPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+        .default('parley'),
+    })
+    .prefault({}),
   /** PEM files; without them a self-signed development certificate is made in dataDir. */
   tlsCert: z.string().default(''),
   tlsKey: z.string().default(''),
@@ -44,6 +66,8 @@ export const configSchema = z.object({
   adminKey: z.string().default(''),
   /** Serve POST /v1/dev/token without the admin key. Defaults to on only in development mode. */
   devTokens: bool.optional(),
+  /** The built web app served at `/` (packages/web/dist when empty). */
+  webDir: z.string().default(''),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   limits: z
     .object({
@@ -111,6 +135,8 @@ export const configSchema = z.object({
       afterSendMaxAttempts: z.coerce.number().int().min(1).default(8),
     })
     .prefault({}),
+  /** Offline push (APNs, FCM, Web Push): see docs/push.md. */
+  push: pushConfigSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;

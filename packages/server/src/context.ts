@@ -9,6 +9,7 @@ import type { MessageService } from './services/messages.js';
 import type { Webhooks } from './services/webhooks-types.js';
 import type { ConversationService } from './services/conversations.js';
 import type { PresenceService } from './services/presence.js';
+import type { PushService } from './push/service.js';
 import type { RoomService } from './services/rooms.js';
 import type { SessionRegistry } from './session/registry.js';
 import type { Store } from './store/types.js';
@@ -30,6 +31,7 @@ export interface ServerContext {
   readonly webhooks: Webhooks;
   readonly rooms: RoomService;
   readonly presence: PresenceService;
+  readonly push: PushService;
   /** True once shutdown began: new logins are refused with SHUTTING_DOWN. */
   draining: boolean;
 }

@@ -9,3 +9,12 @@ export { directConversationId } from './services/conversations.js';
 export { loadOrCreateSecret } from './secrets.js';
 export { installHttpApi, createHttpApp, type HttpApiParts, type HttpApiOptions } from './http/api.js';
 export { HttpWebhooks, type HttpWebhooksOptions } from './services/webhooks.js';
+export type {
+  PushStore,
+  PushDevice,
+  PushSettings,
+  PushJob,
+  PushEnqueueItem,
+  PushTarget,
+  PushProviderName,
+} from './push/types.js';

@@ -2,7 +2,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { AddressInfo } from 'node:net';
 import { FrameCodec } from '@parley/protocol';
 import { TokenVerifier } from './auth/tokens.js';
-import { MemoryBus } from './bus/memory-bus.js';
+import { localNode } from './bus/local-node.js';
+import { openBus } from './bus/open.js';
 import type { Bus } from './bus/types.js';
 import type { Config } from './config.js';
 import type { ServerContext } from './context.js';
@@ -14,6 +15,8 @@ import { loadOrCreateSecret } from './secrets.js';
 import { ConversationService } from './services/conversations.js';
 import { GroupCommitter } from './services/group-commit.js';
 import { MessageService } from './services/messages.js';
+import { PushService } from './push/service.js';
+import type { PushStore } from './push/types.js';
 import { PresenceService } from './services/presence.js';
 import { RoomService } from './services/rooms.js';
 import { noWebhooks, type Webhooks } from './services/webhooks-types.js';
@@ -52,6 +55,8 @@ export interface ServerOptions {
   /** Overrides for tests: an already open store or bus. */
   store?: Store;
   bus?: Bus;
+  /** The push queue's store, for store adapters other than SQLite (which keeps it in its own file). */
+  pushStore?: PushStore;
   webhooks?: (ctx: ServerContext) => Webhooks;
   /** Builds the HTTP request handler (the REST API); a bare health endpoint is used without it. */
   http?: (
@@ -79,7 +84,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const ctx = {
     config,
     store,
-    bus: options.bus ?? new MemoryBus(registry),
+    bus: options.bus ?? openBus(config, { registry, logger, metrics }),
     registry,
     metrics,
     logger,
@@ -98,10 +103,21 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     conversations: new ConversationService(ctx),
     rooms: new RoomService(ctx),
     presence: new PresenceService(ctx),
+    push: await PushService.create({
+      config: config.push,
+      dataDir: config.dataDir,
+      store,
+      pushStore: options.pushStore,
+      registry,
+      metrics,
+      logger,
+    }),
     webhooks: noWebhooks,
   });
   if (options.webhooks) Object.assign(ctx, { webhooks: options.webhooks(ctx) });
 
+  // Before any session exists: a cluster bus subscribes to this node's channel here.
+  await ctx.bus.start(localNode(ctx));
   const sweeper = new Sweeper(ctx);
   const accept = (connection: Connection) => {
     const session = new Session(ctx, connection);
@@ -134,12 +150,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     gateways = await startGateways({ config, accept, metrics, logger, httpServer: http });
     await listen(http, config.httpPort, config.host);
   } catch (err) {
+    await ctx.bus.close();
     await store.close();
     throw err;
   }
   partial.devCertificate = gateways.devCertificate;
   const addresses: ServerAddresses = { tcp: gateways.tcp, tls: gateways.tls, http: http.address() as AddressInfo };
   partial.boundAddresses = addresses;
+  ctx.push.start();
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
@@ -153,6 +171,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       sweeper.close();
       ctx.rooms.close();
       await ctx.commits.drain();
+      await ctx.push.close();
       await ctx.webhooks.close();
       await ctx.bus.close();
       await new Promise<void>((resolve) => {

@@ -1,20 +1,71 @@
 import type { SessionRegistry } from '../session/registry.js';
-import type { Bus } from './types.js';
+import type { Bus, ClusterPresence, LocalNode } from './types.js';
 
 /** The single-node bus: every session lives in this process's registry. */
 export class MemoryBus implements Bus {
-  constructor(private readonly registry: SessionRegistry) {}
+  #local: LocalNode | undefined;
+
+  constructor(
+    private readonly registry: SessionRegistry,
+    readonly nodeId = 'local',
+  ) {}
+
+  start(local: LocalNode): Promise<void> {
+    this.#local = local;
+    return Promise.resolve();
+  }
 
   sendToUsers(userIds: Iterable<string>, frame: Uint8Array, exceptSessionId?: string): void {
-    for (const userId of userIds) {
-      for (const session of this.registry.sessionsOf(userId)) {
-        if (session.id !== exceptSessionId) session.sendFrame(frame);
-      }
-    }
+    this.#local?.deliverToUsers(userIds, frame, exceptSessionId);
+  }
+
+  deviceOnline(): void {
+    // The registry is the presence of a single node.
+  }
+
+  deviceOffline(): void {
+    // As above.
   }
 
   isOnline(userId: string): Promise<boolean> {
     return Promise.resolve(this.registry.isOnline(userId));
+  }
+
+  presence(userId: string): Promise<ClusterPresence> {
+    const sessions = this.registry.sessionsOf(userId);
+    return Promise.resolve({
+      online: sessions.length > 0,
+      platforms: [...new Set(sessions.map((s) => s.platform))],
+      lastSeen: 0,
+    });
+  }
+
+  watchPresence(): void {
+    // Every watcher is local.
+  }
+
+  presenceChanged(): void {
+    // Local watchers are notified by the presence service itself.
+  }
+
+  kickElsewhere(): void {
+    // There is no elsewhere.
+  }
+
+  roomMembers(): void {
+    // Rooms live in this process only.
+  }
+
+  remoteRoomCounts(): Promise<Map<string, number>> {
+    return Promise.resolve(new Map<string, number>());
+  }
+
+  nextRoomSeq(_roomId: string, floor: number): Promise<number> {
+    return Promise.resolve(floor + 1);
+  }
+
+  sendToRoom(): void {
+    // No other node has members.
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Command, ErrorCode, ParleyError, pb } from '@parley/protocol';
-import { ulid } from 'ulid';
+import { newUlid } from '../ids.js';
 import type { Session } from '../session/session.js';
 import { validateContent } from '../services/messages.js';
 import type { Handler } from './dispatch.js';
@@ -31,7 +31,7 @@ async function sendTransient(
   validateContent(content);
   const message = {
     conversationId,
-    messageId: ulid(),
+    messageId: newUlid(),
     senderId: session.userId,
     senderDeviceId: session.deviceId,
     clientMessageId,

@@ -1,4 +1,4 @@
-import { type Command, ErrorCode, ParleyError } from '@parley/protocol';
+import type { Command } from '@parley/protocol';
 import type { Handler } from './dispatch.js';
 
 export const roomJoin: Handler<typeof Command.ROOM_JOIN> = async (session, req) => {
@@ -16,11 +16,4 @@ export const presenceQuery: Handler<typeof Command.PRESENCE_QUERY> = async (sess
 
 export const presenceSubscribe: Handler<typeof Command.PRESENCE_SUBSCRIBE> = async (session, req) => {
   return { users: await session.ctx.presence.subscribe(session, req.userIds, req.unsubscribe) };
-};
-
-/** Push registration arrives with the push-notification work; until then it says so. */
-export const pushNotConfigured: Handler<
-  typeof Command.PUSH_REGISTER | typeof Command.PUSH_UNREGISTER | typeof Command.PUSH_SETTINGS
-> = () => {
-  throw new ParleyError(ErrorCode.UNSUPPORTED, 'push notifications are not available on this server yet');
 };

@@ -49,6 +49,24 @@ export const login: Handler<typeof Command.LOGIN> = async (session, req) => {
       }
     }
   }
+  // The same device (or platform, by policy) connected to another node gives way too; the
+  // older session loses, so two racing logins never end both.
+  ctx.bus.kickElsewhere(
+    session.userId,
+    { deviceId: session.deviceId },
+    session.openedAt,
+    ErrorCode.REPLACED_BY_DEVICE,
+    'this device logged in on another connection',
+  );
+  if (limits.platformPolicy === 'one-per-platform' && session.platform !== pb.Platform.WEB) {
+    ctx.bus.kickElsewhere(
+      session.userId,
+      { platform: session.platform },
+      session.openedAt,
+      ErrorCode.REPLACED_BY_PLATFORM,
+      'another device of this platform logged in',
+    );
+  }
   session.activate();
   ctx.presence.sessionStarted(session, ctx.registry.sessionsOf(session.userId).length === 1);
   ctx.logger.debug(
@@ -73,7 +91,10 @@ export const login: Handler<typeof Command.LOGIN> = async (session, req) => {
   };
 };
 
-export const logout: Handler<typeof Command.LOGOUT> = (session) => {
+export const logout: Handler<typeof Command.LOGOUT> = async (session, req) => {
+  if (req.unregisterPush && session.ctx.push.pushStore) {
+    await session.ctx.push.unregister(session.userId, session.deviceId);
+  }
   // Answer first, then end the session.
   setImmediate(() => {
     session.kick(ErrorCode.LOGGED_OUT, 'logged out');

@@ -2,6 +2,7 @@ import { Command } from '@parley/protocol';
 import * as conv from './conversations.js';
 import type { AnyHandler } from './dispatch.js';
 import * as msg from './messages.js';
+import * as push from './push.js';
 import * as rp from './rooms-presence.js';
 import * as sess from './session.js';
 import * as sync from './sync.js';
@@ -35,7 +36,7 @@ export const handlers = new Map<number, AnyHandler>([
   [Command.ROOM_LEAVE, rp.roomLeave],
   [Command.PRESENCE_QUERY, rp.presenceQuery],
   [Command.PRESENCE_SUBSCRIBE, rp.presenceSubscribe],
-  [Command.PUSH_REGISTER, rp.pushNotConfigured],
-  [Command.PUSH_UNREGISTER, rp.pushNotConfigured],
-  [Command.PUSH_SETTINGS, rp.pushNotConfigured],
+  [Command.PUSH_REGISTER, push.pushRegister],
+  [Command.PUSH_UNREGISTER, push.pushUnregister],
+  [Command.PUSH_SETTINGS, push.pushSettings],
 ]);

@@ -11,7 +11,9 @@ import { describeIssues, errorResponse, invalidArgument } from './errors.js';
 import { operationRoutes } from './operations.js';
 import type { AnyRoute } from './route.js';
 import { configuredEndpoints, endpointsRoute } from './endpoints-route.js';
+import { pushRoutes } from './push.js';
 import { shortLinkRoute } from './short-link.js';
+import { serveWebApp, webDirOf } from './static-web.js';
 import { userRoutes } from './users.js';
 
 /** What the HTTP API needs of a started server. */
@@ -49,6 +51,7 @@ export function createHttpApp(parts: HttpApiParts, options: HttpApiOptions = {})
     ...operationRoutes(parts, routes),
     ...userRoutes(parts),
     ...conversationRoutes(parts),
+    ...pushRoutes(parts),
     shortLinkRoute(parts, maxBodyBytes),
     endpointsRoute(() => parts.boundAddresses ?? configuredEndpoints(ctx.config)),
   );
@@ -57,6 +60,9 @@ export function createHttpApp(parts: HttpApiParts, options: HttpApiOptions = {})
   for (const r of routes) {
     app.on(r.method.toUpperCase(), honoPath(r.path), (c) => run(r, c));
   }
+  // Any other GET (and HEAD) is a file or a route of the web app.
+  const webDir = webDirOf(ctx.config);
+  app.get('*', (c) => serveWebApp(webDir, c.req.raw));
   app.notFound((c) => errorResponse(ErrorCode.NOT_FOUND, `no route ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     if (err instanceof ParleyError) {

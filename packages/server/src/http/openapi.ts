@@ -28,7 +28,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       version,
       description:
         'Admin API of a Parley server: user tokens, conversations, members, system messages, history, ' +
-        'sessions, presence, stats. Every /v1 route except /v1/dev/token, /v1/endpoints and /v1/link (user token) needs ' +
+        'sessions, presence, stats. Every /v1 route except /v1/dev/token, /v1/endpoints, /v1/push/web/vapid-public-key and /v1/link (user token) needs ' +
         '`Authorization: Bearer <admin key>`. ' +
         'Errors are `{"error": {"code", "status", "message"}}`. See docs/api.md.',
       license: { name: 'MIT', identifier: 'MIT' },
@@ -38,6 +38,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       { name: 'tokens', description: 'User tokens for the client SDKs' },
       { name: 'conversations', description: 'Conversations, members, system messages, history' },
       { name: 'users', description: 'Sessions and presence of users' },
+      { name: 'push', description: 'Push registrations, notification preferences, the Web Push VAPID key' },
     ],
     paths,
     components: {

@@ -5,6 +5,7 @@ import type { HttpApiParts } from './api.js';
 import { errorResponse } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { type AnyRoute, responseSchema, route } from './route.js';
+import { serveWebApp, webDirOf } from './static-web.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -13,21 +14,7 @@ const READY_TIMEOUT_MS = 2_000;
 const Health = responseSchema('Health', z.object({ status: z.literal('ok') }));
 const Ready = responseSchema('Ready', z.object({ status: z.literal('ready') }));
 
-const ROOT_PAGE = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Parley</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}</style>
-</head>
-<body>
-<h1>Parley</h1>
-<p>This Parley server is running. The web app is not built yet.</p>
-<p>HTTP API: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1) &middot;
-metrics: <a href="/metrics">/metrics</a> &middot; health: <a href="/healthz">/healthz</a></p>
-</body>
-</html>
-`;
-
-/** Health, readiness, metrics, the OpenAPI document and the root page: no admin key. */
+/** Health, readiness, metrics, the OpenAPI document and the web app's root page: no admin key. */
 export function operationRoutes(parts: HttpApiParts, allRoutes: readonly AnyRoute[]): AnyRoute[] {
   const { ctx } = parts;
   let openApi: string | undefined;
@@ -103,10 +90,12 @@ export function operationRoutes(parts: HttpApiParts, allRoutes: readonly AnyRout
       path: '/',
       operationId: 'root',
       tag: 'operations',
-      summary: 'The web app (a placeholder page until the web app is built)',
+      summary: 'The web app (packages/web/dist; its routes get index.html too)',
+      description: 'A page that says how to build the web app (status 404) while it is not built.',
       admin: false,
       ok: { description: 'An HTML page', contentType: 'text/html' },
-      handle: () => new Response(ROOT_PAGE, { headers: { 'content-type': 'text/html; charset=utf-8' } }),
+      errors: { 404: 'The web app is not built' },
+      handle: ({ c }) => serveWebApp(webDirOf(ctx.config), c.req.raw),
     }),
   ];
 }

@@ -1,5 +1,5 @@
 import { Command, ErrorCode, ParleyError, pb } from '@parley/protocol';
-import { ulid } from 'ulid';
+import { newUlid } from '../ids.js';
 import { validId } from '../auth/tokens.js';
 import type { ServerContext } from '../context.js';
 import type { ConversationRecord, StoredMessage } from '../store/types.js';
@@ -73,7 +73,7 @@ export class MessageService {
     content: pb.MessageContent.$Properties,
     extraRecipients: readonly string[] = [],
   ): Promise<SendResult> {
-    return this.#append(sender, conversation, `srv-${ulid()}`, content, extraRecipients);
+    return this.#append(sender, conversation, `srv-${newUlid()}`, content, extraRecipients);
   }
 
   async #append(
@@ -92,7 +92,7 @@ export class MessageService {
     }
     const result = await this.ctx.commits.append({
       conversationId: conversation.id,
-      messageId: ulid(),
+      messageId: newUlid(),
       senderId: sender.userId,
       senderDeviceId: sender.deviceId,
       clientMessageId,
@@ -112,6 +112,11 @@ export class MessageService {
         sender.sessionId,
         extraRecipients,
       );
+      // Devices without a live foreground link get a notification from the push queue; the
+      // ack waits until it is queued durably, so an acked message never loses its push.
+      await this.ctx.push.messageStored(result.message, conversation.type, content.mentions ?? []);
+    } else {
+      await this.ctx.push.messageResent(result.message, conversation.type, content.mentions ?? []);
     }
     const m = result.message;
     return { messageId: m.messageId, seq: m.seq, serverTime: m.serverTime, duplicate: result.duplicate };

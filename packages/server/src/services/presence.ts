@@ -1,4 +1,5 @@
 import { Command, ErrorCode, ParleyError, type pb } from '@parley/protocol';
+import type { DeviceRef } from '../bus/types.js';
 import type { ServerContext } from '../context.js';
 import type { Session } from '../session/session.js';
 
@@ -15,7 +16,16 @@ export class PresenceService {
   constructor(private readonly ctx: ServerContext) {}
 
   sessionStarted(session: Session, first: boolean): void {
-    if (first) this.#notify(session.userId);
+    this.ctx.bus.deviceOnline(deviceOf(session));
+    if (first) {
+      this.#notify(session.userId);
+      this.ctx.bus.presenceChanged(session.userId);
+    }
+  }
+
+  /** A followed user's presence changed on another node: tell this node's followers. */
+  changedElsewhere(userId: string): void {
+    this.#notify(userId);
   }
 
   sessionEnded(session: Session, last: boolean): void {
@@ -23,9 +33,11 @@ export class PresenceService {
       for (const userId of session.presenceSubscriptions) this.#unsubscribe(session, userId);
       session.presenceSubscriptions = undefined;
     }
+    this.ctx.bus.deviceOffline(deviceOf(session), last);
     if (last) {
       this.#lastSeen.set(session.userId, Date.now());
       this.#notify(session.userId);
+      this.ctx.bus.presenceChanged(session.userId);
     }
   }
 
@@ -51,7 +63,10 @@ export class PresenceService {
     for (const id of ids) {
       subs.add(id);
       let set = this.#subscribers.get(id);
-      if (!set) this.#subscribers.set(id, (set = new Set()));
+      if (!set) {
+        this.#subscribers.set(id, (set = new Set()));
+        this.ctx.bus.watchPresence(id, true);
+      }
       set.add(session);
     }
     return Promise.all(ids.map((id) => this.status(id)));
@@ -59,12 +74,14 @@ export class PresenceService {
 
   async status(userId: string): Promise<pb.PresenceStatus.$Properties> {
     const sessions = this.ctx.registry.sessionsOf(userId);
-    const online = sessions.length > 0 || (await this.ctx.bus.isOnline(userId));
+    // The bus answers for the whole cluster (this node's sessions included).
+    const cluster = await this.ctx.bus.presence(userId);
+    const online = sessions.length > 0 || cluster.online;
     return {
       userId,
       online,
-      lastSeen: online ? Date.now() : (this.#lastSeen.get(userId) ?? 0),
-      platforms: [...new Set(sessions.map((s) => s.platform))],
+      lastSeen: online ? Date.now() : Math.max(this.#lastSeen.get(userId) ?? 0, cluster.lastSeen),
+      platforms: [...new Set([...sessions.map((s) => s.platform), ...cluster.platforms])],
     };
   }
 
@@ -84,7 +101,10 @@ export class PresenceService {
     const set = this.#subscribers.get(userId);
     if (!set) return;
     set.delete(session);
-    if (set.size === 0) this.#subscribers.delete(userId);
+    if (set.size === 0) {
+      this.#subscribers.delete(userId);
+      this.ctx.bus.watchPresence(userId, false);
+    }
   }
 
   #notify(userId: string): void {
@@ -95,4 +115,8 @@ export class PresenceService {
       for (const s of set) s.sendFrame(frame);
     });
   }
+}
+
+function deviceOf(session: Session): DeviceRef {
+  return { userId: session.userId, deviceId: session.deviceId, platform: session.platform, sessionId: session.id };
 }

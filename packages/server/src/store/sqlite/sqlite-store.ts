@@ -45,6 +45,15 @@ export class SqliteStore implements Store {
     this.#tx = this.#db.transaction((fn: () => unknown) => fn());
   }
 
+  /**
+   * The open connection, for modules that keep their own tables in the same file and read
+   * these (the push queue: src/push/sqlite-push-store.ts). Calls are synchronous, so sharing
+   * it never interleaves with this store's transactions.
+   */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
   /** The connection's durability settings (journal mode, synchronous, ...), for checks and health. */
   settings(): SqliteSettings {
     return readSettings(this.#db);

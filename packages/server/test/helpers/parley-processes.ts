@@ -1,0 +1,124 @@
+// Cluster tests with real processes: `parley serve` children of the CLI on one PostgreSQL schema
+// and one Redis key prefix of this run's own. Ports come from each node's "parley is listening" log line.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { issueToken } from '../../src/index.js';
+
+const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+const CLI = join(REPO, 'packages/cli/src/main.ts');
+
+export interface ClusterRun {
+  postgresUrl: string;
+  redisUrl: string;
+  schema: string;
+  prefix: string;
+  appSecret: string;
+}
+
+/** Names (schema, key prefix, app secret) no other run uses. */
+export function newClusterRun(postgresBase: string, redisUrl: string): ClusterRun {
+  const tag = randomBytes(5).toString('hex');
+  return {
+    postgresUrl: postgresBase,
+    redisUrl,
+    schema: `parley_proc_${tag}`,
+    prefix: `parley-proc-${tag}`,
+    appSecret: randomBytes(32).toString('hex'),
+  };
+}
+
+/** Drops the run's schema (every node has stopped by then). */
+export async function dropSchema(run: ClusterRun): Promise<void> {
+  const client = new pg.Client({ connectionString: run.postgresUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${run.schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** One `parley serve` child process. */
+export class NodeProcess {
+  private constructor(
+    readonly nodeId: string,
+    readonly child: ChildProcess,
+    readonly tcpPort: number,
+    private readonly dataDir: string,
+  ) {}
+
+  static async start(run: ClusterRun, nodeId: string, timeoutMs = 60_000): Promise<NodeProcess> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
+    const store = `${run.postgresUrl}?schema=${run.schema}`;
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=@parley/source',
+        '--import',
+        'tsx',
+        CLI,
+        'serve',
+        '--store',
+        store,
+        '--bus',
+        run.redisUrl,
+        '--node-id',
+        nodeId,
+        '--tcp-port',
+        '0',
+        '--tls-port',
+        '0',
+        '--http-port',
+        '0',
+        '--data',
+        dataDir,
+        '--log-level',
+        'info',
+      ],
+      {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, PARLEY_APP_SECRET: run.appSecret, PARLEY_CLUSTER_KEY_PREFIX: run.prefix },
+      },
+    );
+    const tcpPort = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`node ${nodeId} did not start within ${String(timeoutMs)} ms`));
+      }, timeoutMs);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`node ${nodeId} exited with ${String(code)} before listening`));
+      });
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+        if (!line.startsWith('{')) return;
+        const entry = JSON.parse(line) as { msg?: string; tcp?: string };
+        if (entry.msg === 'parley is listening' && entry.tcp) {
+          clearTimeout(timer);
+          resolve(Number(entry.tcp.split(':').pop()));
+        }
+      });
+    });
+    return new NodeProcess(nodeId, child, tcpPort, dataDir);
+  }
+
+  /** SIGTERM (graceful) or SIGKILL; resolves once the process has exited. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill(signal);
+      await exited;
+    }
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** A user token every node of the run accepts. */
+export function runToken(run: ClusterRun, userId: string): Promise<string> {
+  return issueToken({ secret: run.appSecret, userId });
+}
