@@ -8,11 +8,12 @@ import type { ConnectionEvents, ConnectionOptions, SessionInfo } from './connect
 import { Emitter } from './events.js';
 import { Outbox, type OutboxOptions } from './outbox/outbox.js';
 import { KeyValueOutboxStore } from './outbox/outbox-store.js';
+import { ulid } from './outbox/ids.js';
 import type { OutboxMessage, OutboxState, OutboxStore } from './outbox/types.js';
 import { type KeyValueStore, MemoryKeyValueStore } from './storage/key-value.js';
 import { DeliveryReceipts } from './sync/delivery-receipts.js';
 import { Sync, type SyncOptions } from './sync/sync.js';
-import type { ChatMessage, SyncReport } from './sync/types.js';
+import { type ChatMessage, type SyncReport, toChatMessage } from './sync/types.js';
 import type { Transport } from './transport/types.js';
 
 /** Options of {@link ParleyClient}. */
@@ -58,12 +59,31 @@ export interface ParleyClientEvents {
   conversations: (conversations: readonly ConversationView[]) => void;
   cursor: (cursor: CursorEvent) => void;
   typing: (typing: { conversationId: string; userId: string; typing: boolean }) => void;
+  /** A joined room's online count (from ROOM_INFO pushes, and after a rejoin on reconnect). */
+  room: (room: { roomId: string; onlineCount: number }) => void;
   synced: (report: SyncReport) => void;
   state: ConnectionEvents['state'];
   connected: ConnectionEvents['connected'];
   disconnected: ConnectionEvents['disconnected'];
   /** Failures the client handles itself (a failed sync or storage write, a refused login, ...). */
   error: (error: Error) => void;
+}
+
+/** What {@link ParleyClient.joinRoom} answers. */
+export interface JoinedRoom {
+  roomId: string;
+  name: string;
+  onlineCount: number;
+  /** The room's recent messages, oldest first. */
+  recent: ChatMessage[];
+}
+
+/** Options of {@link ParleyClient.joinRoom}. */
+export interface JoinRoomOptions {
+  /** How many recent messages to get with the join (the server caps it). Default 20. */
+  recentLimit?: number;
+  /** For token-gated rooms: a join token from the app's server. */
+  joinToken?: string;
 }
 
 /** Options of {@link ParleyClient.createConversation}. */
@@ -99,6 +119,8 @@ export class ParleyClient {
   readonly #options: ParleyClientOptions;
   readonly #receipts: DeliveryReceipts | undefined;
   readonly #fetching = new Set<string>();
+  /** Joined rooms: a room membership ends with the session, so they are joined again after a reconnect. */
+  readonly #rooms = new Map<string, JoinRoomOptions>();
   #userId: string | undefined;
   #started: Promise<void> | undefined;
 
@@ -219,6 +241,59 @@ export class ParleyClient {
     return this.connection.notify(Command.TYPING, { conversationId, typing });
   }
 
+  /**
+   * Recalls a message (one's own within the server's recall window, or any as a group admin).
+   * A RECALL message then reaches every member's stream; resolves with its seq.
+   */
+  async recall(conversationId: string, seq: number): Promise<number> {
+    const answer = await this.connection.request(Command.RECALL, { conversationId, seq }, { retries: 0 });
+    // The server pushes the RECALL message to the other sessions only: pull it into this stream.
+    void this.sync.run();
+    return answer.recallSeq;
+  }
+
+  /**
+   * Joins a live chat room: its messages then arrive as `message` events (type ROOM, gaps
+   * allowed) and its online count as `room` events. Joined rooms are joined again after a reconnect.
+   */
+  async joinRoom(roomId: string, options: JoinRoomOptions = {}): Promise<JoinedRoom> {
+    this.#rooms.set(roomId, options);
+    try {
+      const answer = await this.connection.request(Command.ROOM_JOIN, {
+        roomId,
+        joinToken: options.joinToken ?? '',
+        recentLimit: options.recentLimit ?? 20,
+      });
+      return { roomId, name: answer.name, onlineCount: answer.onlineCount, recent: answer.recent.map(toChatMessage) };
+    } catch (err) {
+      this.#rooms.delete(roomId);
+      throw err;
+    }
+  }
+
+  /** Leaves a room (best effort when offline: the membership ends with the session anyway). */
+  async leaveRoom(roomId: string): Promise<void> {
+    if (!this.#rooms.delete(roomId) || this.connection.state !== 'connected') return;
+    await this.connection.request(Command.ROOM_LEAVE, { roomId }, { retries: 0 });
+  }
+
+  /**
+   * Sends to a joined room. Room messages are live only: they do not wait in the outbox, and
+   * a send that fails is not retried later (the client message id makes the one resend safe).
+   */
+  async sendToRoom(
+    roomId: string,
+    content: string | pb.MessageContent.$Properties,
+  ): Promise<{ seq: number; messageId: string; serverTime: number }> {
+    const body = typeof content === 'string' ? { type: pb.MessageType.TEXT, text: content } : content;
+    const ack = await this.connection.request(
+      Command.SEND,
+      { conversationId: roomId, clientMessageId: ulid(), content: body },
+      { retries: 1, maxAgeMs: 10_000 },
+    );
+    return { seq: ack.seq, messageId: ack.messageId, serverTime: ack.serverTime };
+  }
+
   /** Creates a conversation (a DIRECT one that exists is returned as is). */
   async createConversation(options: CreateConversationOptions): Promise<ConversationView> {
     const answer = await this.connection.request(
@@ -262,6 +337,7 @@ export class ParleyClient {
     };
     conn.on('connected', (session) => {
       this.#userId = session.userId;
+      if (session.reconnected) this.#rejoinRooms();
       this.#events.emit('connected', session);
     });
     conn.on('disconnected', (info) => this.#events.emit('disconnected', info));
@@ -273,6 +349,10 @@ export class ParleyClient {
       this.cache.applyCursor(push.conversationId, kind, push.seq, own);
       if (!own) this.outbox.applyCursor(push.conversationId, kind, push.seq);
       this.#events.emit('cursor', { conversationId: push.conversationId, userId: push.userId, kind, seq: push.seq });
+    });
+    conn.onPush(Command.ROOM_INFO, (push) => {
+      if (this.#rooms.has(push.roomId))
+        this.#events.emit('room', { roomId: push.roomId, onlineCount: push.onlineCount });
     });
     conn.onPush(Command.TYPING, (push) => {
       this.#events.emit('typing', { conversationId: push.conversationId, userId: push.userId, typing: push.typing });
@@ -338,6 +418,20 @@ export class ParleyClient {
         conversationType: view.type,
       },
     ]);
+  }
+
+  #rejoinRooms(): void {
+    for (const [roomId, options] of this.#rooms) {
+      this.connection.request(Command.ROOM_JOIN, { roomId, joinToken: options.joinToken ?? '', recentLimit: 0 }).then(
+        (answer) => {
+          if (this.#rooms.has(roomId)) this.#events.emit('room', { roomId, onlineCount: answer.onlineCount });
+        },
+        (err: unknown) => {
+          this.#rooms.delete(roomId);
+          this.#events.emit('error', err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    }
   }
 
   /** Learns a conversation the cache does not know (CONV_GET). */

@@ -58,6 +58,8 @@ export {
 export {
   type CreateConversationOptions,
   type CursorEvent,
+  type JoinRoomOptions,
+  type JoinedRoom,
   ParleyClient,
   type ParleyClientEvents,
   type ParleyClientOptions,

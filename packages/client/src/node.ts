@@ -6,3 +6,5 @@ export type { StreamTransportOptions } from './transport/node-stream.js';
 export { FileKeyValueStore, type FileKeyValueStoreOptions } from './storage/file-key-value.js';
 export { type LookupAll, SystemResolver, type SystemResolverOptions } from './dns/system-resolver.js';
 export { type TlsConnectByIpOptions, tlsConnectByIp } from './dns/node-tls.js';
+export type { ResolvedDialOptions } from './transport/node-resolved.js';
+export { type NodeEndpointOptions, nodeEndpointTransport } from './transport/node-endpoint.js';

@@ -8,7 +8,7 @@ import { FileKeyValueStore } from '../src/node.js';
 import { Harness, type Kind, sleep, waitFor } from './connection-harness.js';
 import { UNLIMITED, closeClients, makeClient, orderProblem, texts, waitForStates } from './client-helpers.js';
 
-for (const kind of ['tcp', 'ws'] as Kind[]) {
+for (const kind of ['tcp', 'tls', 'ws'] as Kind[]) {
   describe(`outbox over ${kind}`, () => {
     let h: Harness;
     before(async () => {

@@ -47,6 +47,10 @@ export class Connection {
   readonly #pushes = new PushRouter();
   readonly #options: ConnectionOptions;
   readonly #transport: Transport;
+  /** The transport for the next attempt only: an alternative endpoint named by GOAWAY. */
+  #redirect: Transport | undefined;
+  /** The transport of the current link (the main one, or a GOAWAY alternative). */
+  #linkTransport: Transport | undefined;
   readonly #codec: FrameCodec;
   readonly #deadlines = new Deadlines();
   readonly #backoff: Backoff;
@@ -281,9 +285,11 @@ export class Connection {
         });
       },
     };
+    const transport = this.#redirect ?? this.#transport;
+    this.#redirect = undefined;
     let attempt: Promise<Link>;
     try {
-      attempt = this.#transport.connect(handlers, dialing.signal);
+      attempt = transport.connect(handlers, dialing.signal);
     } catch (err) {
       attempt = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -296,6 +302,7 @@ export class Connection {
         this.#deadlines.delete('connect');
         this.#dialing = undefined;
         this.#link = link;
+        this.#linkTransport = transport;
         this.#seq = 0;
         this.#setState('authenticating');
         void this.#login(generation, false);
@@ -308,7 +315,7 @@ export class Connection {
             : new ClientError(
                 ClientErrorCode.CONNECT_FAILED,
                 ErrorCode.UNAVAILABLE,
-                `cannot connect over ${this.#transport.name}: ${err instanceof Error ? err.message : String(err)}`,
+                `cannot connect over ${transport.name}: ${err instanceof Error ? err.message : String(err)}`,
                 { cause: err },
               );
         this.#lost(error);
@@ -387,7 +394,7 @@ export class Connection {
       heartbeatIntervalMs: body.heartbeatIntervalMs,
       limits,
       reconnected: this.#logins++ > 0,
-      transport: this.#transport.name,
+      transport: (this.#linkTransport ?? this.#transport).name,
       remote: this.#link?.remote ?? '',
     };
     this.#connectedAt = now;
@@ -440,7 +447,28 @@ export class Connection {
     const reason = goaway.reason || ErrorCode.SHUTTING_DOWN;
     const message = `the server is going away: ${goaway.message || errorCodeName(reason)}`;
     const error = new ClientError(ClientErrorCode.GOAWAY, reason, message);
+    this.#redirect = this.#alternative(goaway.endpoints);
     this.#lost(error, { delayMs: this.#backoff.goaway(goaway.reconnectDelayMs) });
+  }
+
+  /** The first GOAWAY endpoint the app can build a transport for; a bad one is skipped, not fatal. */
+  #alternative(endpoints: readonly string[]): Transport | undefined {
+    const build = this.#options.endpointTransport;
+    if (build === undefined) return undefined;
+    for (const endpoint of endpoints) {
+      try {
+        const transport = build(endpoint);
+        if (transport) return transport;
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        const message = `ignoring GOAWAY endpoint ${JSON.stringify(endpoint)}: ${reason}`;
+        this.#events.emit(
+          'error',
+          new ClientError(ClientErrorCode.GOAWAY, ErrorCode.INVALID_ARGUMENT, message, { cause: err }),
+        );
+      }
+    }
+    return undefined;
   }
 
   /** Sends an internal request whose answer goes to `waiter`; false if the link could not take it. */

@@ -69,6 +69,14 @@ export interface ConnectionEvents {
 export interface ConnectionOptions {
   transport: Transport;
   /**
+   * Builds a transport for an alternative endpoint a GOAWAY names ("tcp://10.0.0.2:7100",
+   * "wss://b.example/ws"); undefined for one it cannot reach. The attempt after such a
+   * GOAWAY goes to the first endpoint it accepts; later attempts (after that link ends or
+   * fails) go back to `transport`. Without it GOAWAY endpoints are ignored. Node's
+   * `nodeEndpointTransport` covers the tcp, tls, ws and wss schemes.
+   */
+  endpointTransport?: (endpoint: string) => Transport | undefined;
+  /**
    * Returns a login token (a JWT from the app's server). Called for the first login, and again
    * when the server says the token expired or is invalid; otherwise the last token is reused.
    */

@@ -1,9 +1,11 @@
 // Node only: a Link over a net.Socket or tls.TLSSocket carrying a byte stream of frames.
 import type { Socket } from 'node:net';
 import { DEFAULT_MAX_BODY_BYTES, FrameDecoder } from '@parley/protocol';
+import type { ResolvedDialOptions } from './node-resolved.js';
 import { type Link, type LinkHandlers, abortError } from './types.js';
 
-export interface StreamTransportOptions {
+export interface StreamTransportOptions extends ResolvedDialOptions {
+  /** A host name or IP literal. A name is resolved by `resolver` when one is given. */
   host: string;
   port: number;
   /** Local address to bind, e.g. to pick an interface. */

@@ -1,5 +1,6 @@
 // Node only: plain TCP transport.
 import { connect } from 'node:net';
+import { dialResolved } from './node-resolved.js';
 import type { Transport } from './types.js';
 import { type StreamTransportOptions, connectStream } from './node-stream.js';
 
@@ -12,12 +13,18 @@ export function tcpTransport(options: TcpTransportOptions): Transport {
   return {
     name: 'tcp',
     connect: (handlers, signal) =>
-      connectStream(
-        () => connect({ host, port, ...(localAddress ? { localAddress } : {}) }),
-        'connect',
-        remote,
-        options.maxBodyBytes,
-        handlers,
+      dialResolved(
+        host,
+        options,
+        (address, attemptSignal) =>
+          connectStream(
+            () => connect({ host: address, port, ...(localAddress ? { localAddress } : {}) }),
+            'connect',
+            remote,
+            options.maxBodyBytes,
+            handlers,
+            attemptSignal,
+          ),
         signal,
       ),
   };

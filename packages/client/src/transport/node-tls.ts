@@ -1,6 +1,7 @@
 // Node only: TLS transport (TLS 1.3 by default).
 import { isIP } from 'node:net';
-import { type SecureVersion, connect } from 'node:tls';
+import { type PeerCertificate, type SecureVersion, checkServerIdentity, connect } from 'node:tls';
+import { dialResolved } from './node-resolved.js';
 import type { Transport } from './types.js';
 import { type StreamTransportOptions, connectStream } from './node-stream.js';
 
@@ -27,21 +28,34 @@ export function tlsTransport(options: TlsTransportOptions): Transport {
   return {
     name: 'tls',
     connect: (handlers, signal) =>
-      connectStream(
-        () =>
-          connect({
-            host,
-            port,
-            minVersion: options.minVersion ?? 'TLSv1.3',
-            ...(servername !== undefined ? { servername } : {}),
-            ...(ca !== undefined ? { ca } : {}),
-            ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {}),
-            ...(localAddress ? { localAddress } : {}),
-          }),
-        'secureConnect',
-        remote,
-        options.maxBodyBytes,
-        handlers,
+      dialResolved(
+        host,
+        options,
+        (address, attemptSignal) =>
+          connectStream(
+            () =>
+              connect({
+                host: address,
+                port,
+                minVersion: options.minVersion ?? 'TLSv1.3',
+                ...(servername !== undefined ? { servername } : {}),
+                // Connected by IP, the certificate is still checked against the name.
+                ...(servername !== undefined
+                  ? {
+                      checkServerIdentity: (_ip: string, cert: PeerCertificate) =>
+                        checkServerIdentity(servername, cert),
+                    }
+                  : {}),
+                ...(ca !== undefined ? { ca } : {}),
+                ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {}),
+                ...(localAddress ? { localAddress } : {}),
+              }),
+            'secureConnect',
+            remote,
+            options.maxBodyBytes,
+            handlers,
+            attemptSignal,
+          ),
         signal,
       ),
   };
