@@ -9,6 +9,7 @@ export interface ConfigFlags {
   data?: string;
   store?: string;
   bus?: string;
+  nodeId?: string;
   config?: string;
   mode?: string;
   logLevel?: string;
@@ -16,6 +17,7 @@ export interface ConfigFlags {
   tcp?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  webDir?: string;
 }
 
 /** Flags > PARLEY_* env > config file > defaults. Commander's negated flags default to true: only `false` counts. */
@@ -30,10 +32,12 @@ export function configFromFlags(flags: ConfigFlags): Config {
       dataDir: flags.data,
       store: flags.store,
       bus: flags.bus,
+      nodeId: flags.nodeId,
       mode: flags.mode,
       logLevel: flags.logLevel,
       tlsCert: flags.tlsCert,
       tlsKey: flags.tlsKey,
+      webDir: flags.webDir,
       tls: flags.tls === false ? false : undefined,
       tcp: flags.tcp === false ? false : undefined,
     },
