@@ -6,7 +6,14 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', '**/gen/**', '**/bench/results/**', 'packages/web/public/**'],
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      '**/gen/**',
+      '**/bench/results/**',
+      'bench/.baseline/**',
+      'packages/web/public/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
@@ -15,7 +22,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         // Sources belong to each package's build config; tests, benches and scripts to the tools config.
-        project: ['./packages/*/tsconfig.json', './tsconfig.tools.json'],
+        project: ['./packages/*/tsconfig.json', './bench/tsconfig.json', './tsconfig.tools.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },
