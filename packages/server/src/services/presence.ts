@@ -9,8 +9,12 @@ const MAX_USERS_PER_CALL = 500;
  * Online/offline status of users, visible to users who share a conversation with them.
  * Sessions subscribe to users; the first login and the last logout of a user notify them.
  */
+/** Users whose last-seen time this node keeps in memory (the Redis bus keeps its own). */
+const LAST_SEEN_CAP = 100_000;
+
 export class PresenceService {
   readonly #subscribers = new Map<string, Set<Session>>();
+  /** Last logout per user, newest last; capped so a node that saw millions of users stays bounded. */
   readonly #lastSeen = new Map<string, number>();
 
   constructor(private readonly ctx: ServerContext) {}
@@ -28,6 +32,16 @@ export class PresenceService {
     this.#notify(userId);
   }
 
+  #rememberLastSeen(userId: string, at: number): void {
+    // Re-inserting moves the user to the newest end, so eviction drops the longest-gone first.
+    this.#lastSeen.delete(userId);
+    this.#lastSeen.set(userId, at);
+    if (this.#lastSeen.size > LAST_SEEN_CAP) {
+      const oldest = this.#lastSeen.keys().next();
+      if (!oldest.done) this.#lastSeen.delete(oldest.value);
+    }
+  }
+
   sessionEnded(session: Session, last: boolean): void {
     if (session.presenceSubscriptions) {
       for (const userId of session.presenceSubscriptions) this.#unsubscribe(session, userId);
@@ -35,7 +49,7 @@ export class PresenceService {
     }
     this.ctx.bus.deviceOffline(deviceOf(session), last);
     if (last) {
-      this.#lastSeen.set(session.userId, Date.now());
+      this.#rememberLastSeen(session.userId, Date.now());
       this.#notify(session.userId);
       this.ctx.bus.presenceChanged(session.userId);
     }
