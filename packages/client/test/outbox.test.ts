@@ -179,13 +179,14 @@ for (const kind of ['tcp', 'tls', 'ws'] as Kind[]) {
 
     test('a restarted client (file-backed store) resends what was pending', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'parley-outbox-'));
+      let second: ReturnType<typeof makeClient> | undefined;
       try {
         const { bob, conv } = await bobWith(`a7-${kind}`, `b7-${kind}`);
         const first = makeClient(h, `a7-${kind}`, kind, { storage: new FileKeyValueStore(join(dir, 'a.json')) });
         const expected = texts('restart', 10);
         const sent = expected.map((t) => first.client.send(conv, t));
         await first.client.close(); // never connected: the app quits with 10 pending
-        const second = makeClient(h, `a7-${kind}`, kind, { storage: new FileKeyValueStore(join(dir, 'a.json')) });
+        second = makeClient(h, `a7-${kind}`, kind, { storage: new FileKeyValueStore(join(dir, 'a.json')) });
         await second.client.outbox.load();
         assert.equal(second.client.outbox.pending, 10);
         await second.client.connect();
@@ -199,7 +200,9 @@ for (const kind of ['tcp', 'tls', 'ws'] as Kind[]) {
         );
         assert.equal(second.client.outbox.get(sent[0]?.localId ?? '')?.content.type, pb.MessageType.TEXT);
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        // Close first: a live client keeps persisting receipt states into the directory.
+        await second?.client.close();
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
       }
     });
   });
