@@ -109,6 +109,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       store,
       pushStore: options.pushStore,
       registry,
+      bus: ctx.bus,
       metrics,
       logger,
     }),

@@ -1,3 +1,4 @@
+import { pb } from '@parley/protocol';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Bus, ClusterPresence, LocalNode } from './types.js';
 
@@ -38,6 +39,18 @@ export class MemoryBus implements Bus {
       platforms: [...new Set(sessions.map((s) => s.platform))],
       lastSeen: 0,
     });
+  }
+
+  foregroundDevices(userIds: readonly string[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    for (const userId of userIds) {
+      const devices = this.registry
+        .sessionsOf(userId)
+        .filter((s) => s.appState !== pb.AppState.BACKGROUND)
+        .map((s) => s.deviceId);
+      if (devices.length > 0) out.set(userId, new Set(devices));
+    }
+    return Promise.resolve(out);
   }
 
   watchPresence(): void {

@@ -25,7 +25,10 @@ export interface Bus {
 
   // Presence ----------------------------------------------------------------------------
 
-  /** A device logged in on this node. */
+  /**
+   * A device logged in on this node, or its app went to the background or came back (the
+   * device is announced again with its new state).
+   */
   deviceOnline(device: DeviceRef): void;
   /** A device's session on this node ended. A later session of the same device is left alone. */
   deviceOffline(device: DeviceRef, lastOfUser: boolean): void;
@@ -33,6 +36,12 @@ export interface Bus {
   isOnline(userId: string): Promise<boolean>;
   /** The user's devices across the cluster (this node's included). */
   presence(userId: string): Promise<ClusterPresence>;
+  /**
+   * Per user, the devices holding a live session somewhere in the cluster (this node's
+   * included) with the app in the foreground: those need no push notification. When the
+   * cluster cannot be asked, only this node's devices are known, and the rest get a push.
+   */
+  foregroundDevices(userIds: readonly string[]): Promise<Map<string, Set<string>>>;
   /** This node's sessions began or stopped following `userId`'s presence. */
   watchPresence(userId: string, watching: boolean): void;
   /** The user came online or went offline on this node: tell the nodes that follow the user. */
@@ -72,6 +81,8 @@ export interface DeviceRef {
   deviceId: string;
   platform: pb.Platform;
   sessionId: string;
+  /** The app reported it is in the background (SESSION_UPDATE app_state); absent = foreground. */
+  background?: boolean;
 }
 
 export type KickMatch = { deviceId: string } | { platform: pb.Platform };

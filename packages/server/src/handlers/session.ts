@@ -106,7 +106,10 @@ export const sessionUpdate: Handler<typeof Command.SESSION_UPDATE> = (session, r
   if (req.heartbeatIntervalMs != null) {
     session.heartbeatMs = clampHeartbeat(req.heartbeatIntervalMs, session.ctx.config.limits);
   }
-  if (req.appState) session.appState = req.appState;
+  if (req.appState && req.appState !== session.appState) {
+    session.appState = req.appState;
+    session.ctx.presence.appStateChanged(session);
+  }
   return { heartbeatIntervalMs: session.heartbeatMs };
 };
 

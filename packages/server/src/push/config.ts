@@ -69,6 +69,12 @@ export const pushConfigSchema = z
       .default('mailto:push@parley.invalid'),
     /** Accept http:// subscription endpoints (local test push services only; never in production). */
     webPushAllowHttp: bool.default(false),
+    /**
+     * Accept subscription endpoints on loopback, private, link-local and unique-local addresses
+     * (tests, push services inside a private network). Off, the server refuses to be pointed
+     * at its own network by a client (SSRF), at registration and again at send time.
+     */
+    webPushAllowPrivateEndpoints: bool.default(false),
   })
   .prefault({});
 

@@ -96,7 +96,13 @@ export async function createProviders(
     });
     byName.set(
       'webpush',
-      new WebPushProvider({ vapid, subject: config.webPushSubject, ttlSeconds: config.ttlSeconds, ca }),
+      new WebPushProvider({
+        vapid,
+        subject: config.webPushSubject,
+        ttlSeconds: config.ttlSeconds,
+        ca,
+        allowPrivateEndpoints: config.webPushAllowPrivateEndpoints,
+      }),
     );
   }
   return { byName, vapid: vapid ? { publicKey: vapid.publicKey, privateKey: vapid.privateKey } : undefined };

@@ -1,10 +1,14 @@
 import { ErrorCode, ParleyError, pb } from '@parley/protocol';
+import type { Bus } from '../bus/types.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { SessionRegistry } from '../session/registry.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store, StoredMessage } from '../store/types.js';
 import type { PushConfig } from './config.js';
+import { assertPublicEndpoint } from './endpoint-guard.js';
+import { PostgresPushStore } from './postgres-push-store.js';
 import { defaultSettings, settingsFromRequest } from './policy.js';
 import { type Providers, createProviders } from './providers.js';
 import { deviceFromRequest } from './registration.js';
@@ -17,9 +21,14 @@ export interface PushServiceDeps {
   config: PushConfig;
   dataDir: string;
   store: Store;
-  /** For stores other than SQLite; undefined with them means push is off. */
+  /** For store adapters other than SQLite and PostgreSQL; undefined with them means push is off. */
   pushStore?: PushStore | undefined;
   registry: SessionRegistry;
+  /**
+   * The bus, whose presence tells which devices are live in the foreground on other nodes of a
+   * cluster; without it only this node's sessions count.
+   */
+  bus?: Bus | undefined;
   metrics: Metrics;
   logger: Logger;
 }
@@ -58,8 +67,7 @@ export class PushService {
   static async create(deps: PushServiceDeps): Promise<PushService> {
     const empty: Providers = { byName: new Map(), vapid: undefined };
     if (!deps.config.enabled) return new PushService(deps, undefined, empty, undefined);
-    const pushStore =
-      deps.pushStore ?? (deps.store instanceof SqliteStore ? new SqlitePushStore(deps.store.database) : undefined);
+    const pushStore = deps.pushStore ?? pushStoreBeside(deps.store);
     if (!pushStore) {
       deps.logger.warn('push notifications are off: this store adapter has no push store');
       return new PushService(deps, undefined, empty, undefined);
@@ -73,7 +81,7 @@ export class PushService {
       providers: providers.byName,
       metrics: deps.metrics,
       logger: deps.logger,
-      liveInForeground: (userId, deviceId) => liveInForeground(deps.registry, userId, deviceId),
+      liveInForeground: async (userId, deviceId) => (await foregroundCheck(deps, [userId]))(userId, deviceId),
     });
     deps.logger.info({ providers: [...providers.byName.keys()] }, 'push notifications on');
     return new PushService(deps, pushStore, providers, worker);
@@ -125,6 +133,9 @@ export class PushService {
         ErrorCode.INVALID_ARGUMENT,
         'topic (the app bundle id) is required: no default is configured',
       );
+    }
+    if (device.provider === 'webpush' && !this.deps.config.webPushAllowPrivateEndpoints) {
+      await assertPublicEndpoint(device.token);
     }
     await pushStore.registerDevice(device);
     this.deps.logger.debug({ user: userId, device: deviceId, provider: device.provider }, 'push registered');
@@ -221,10 +232,10 @@ export class PushService {
   async #enqueue(batch: Pending[]): Promise<void> {
     const pushStore = this.pushStore;
     if (!pushStore) return;
-    const { metrics, logger, config, registry } = this.deps;
+    const { metrics, logger, config } = this.deps;
     try {
       const now = Date.now();
-      const items: PushEnqueueItem[] = [];
+      const candidates: { message: StoredMessage; device: PushDevice; mentioned: boolean }[] = [];
       for (const { message, mentions } of batch) {
         if (!notifies(decodeContent(message))) continue;
         const all = mentions.includes('@all');
@@ -234,19 +245,28 @@ export class PushService {
             metrics.pushSkipped.inc({ reason: 'muted' });
             continue;
           }
-          if (liveInForeground(registry, device.userId, device.deviceId)) {
-            metrics.pushSkipped.inc({ reason: 'online' });
-            continue;
-          }
-          items.push({
-            userId: device.userId,
-            deviceId: device.deviceId,
-            conversationId: message.conversationId,
-            seq: message.seq,
-            mentioned,
-            dueAt: now + config.coalesceMs,
-          });
+          candidates.push({ message, device, mentioned });
         }
+      }
+      if (candidates.length === 0) return;
+      const live = await foregroundCheck(
+        this.deps,
+        candidates.map((c) => c.device.userId),
+      );
+      const items: PushEnqueueItem[] = [];
+      for (const { message, device, mentioned } of candidates) {
+        if (live(device.userId, device.deviceId)) {
+          metrics.pushSkipped.inc({ reason: 'online' });
+          continue;
+        }
+        items.push({
+          userId: device.userId,
+          deviceId: device.deviceId,
+          conversationId: message.conversationId,
+          seq: message.seq,
+          mentioned,
+          dueAt: now + config.coalesceMs,
+        });
       }
       if (items.length === 0) return;
       await pushStore.enqueue(items, now);
@@ -269,6 +289,34 @@ function decodeContent(message: StoredMessage): pb.MessageContent.$Properties {
   } catch {
     return {};
   }
+}
+
+/** The push store whose tables sit beside the store's, in the same database; undefined for other adapters. */
+export function pushStoreBeside(store: Store): PushStore | undefined {
+  if (store instanceof SqliteStore) return new SqlitePushStore(store.database);
+  if (store instanceof PostgresStore) return new PostgresPushStore(store);
+  return undefined;
+}
+
+/**
+ * Whether a device holds a live link with the app in the foreground: a session on this node,
+ * or (through the bus's presence) on another node of the cluster. One bus lookup serves all
+ * the users given; a failed lookup counts only this node's sessions (the others get a push).
+ */
+async function foregroundCheck(
+  deps: Pick<PushServiceDeps, 'registry' | 'bus' | 'logger'>,
+  userIds: readonly string[],
+): Promise<(userId: string, deviceId: string) => boolean> {
+  let cluster = new Map<string, Set<string>>();
+  if (deps.bus) {
+    try {
+      cluster = await deps.bus.foregroundDevices([...new Set(userIds)]);
+    } catch (err) {
+      deps.logger.warn({ err }, 'reading cluster presence for push failed');
+    }
+  }
+  return (userId, deviceId) =>
+    liveInForeground(deps.registry, userId, deviceId) || cluster.get(userId)?.has(deviceId) === true;
 }
 
 /** A live session of this device on this node with the app in the foreground. */

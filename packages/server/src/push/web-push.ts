@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import webpush from 'web-push';
+import { isPrivateEndpointError, publicOnlyLookup, refuseLiteral } from './endpoint-guard.js';
 import { type PushProvider, type SendOutcome, retryAfterMs } from './provider.js';
 import { type Notification, graphemes } from './templates.js';
 import type { PushDevice } from './types.js';
@@ -15,6 +16,11 @@ export interface WebPushOptions {
   ttlSeconds: number;
   ca?: string | undefined;
   requestTimeoutMs?: number;
+  /**
+   * Send to endpoints on loopback, private, link-local or unique-local addresses too (tests,
+   * private deployments). Off: such endpoints are refused at connect time (see endpoint-guard.ts).
+   */
+  allowPrivateEndpoints?: boolean;
 }
 
 /**
@@ -49,7 +55,10 @@ export class WebPushProvider implements PushProvider {
     let headers: Record<string, string | string[] | undefined>;
     try {
       ({ status, headers } = await this.#post(details.endpoint, details.headers, details.body));
-    } catch {
+    } catch (err) {
+      // The address was checked when the device registered; it changed since (DNS rebinding, or a
+      // registration from before the rule). Never retried: it would be refused again.
+      if (isPrivateEndpointError(err)) return { kind: 'dropped', reason: 'private_endpoint' };
       return { kind: 'retry', reason: 'connection' };
     }
     const reason = `HTTP_${String(status)}`;
@@ -76,6 +85,8 @@ export class WebPushProvider implements PushProvider {
     const url = new URL(endpoint);
     const secure = url.protocol === 'https:';
     const send = secure ? httpsRequest : httpRequest;
+    const guard = this.options.allowPrivateEndpoints !== true;
+    if (guard) refuseLiteral(url);
     return new Promise((resolve, reject) => {
       const req = send(
         url,
@@ -84,6 +95,7 @@ export class WebPushProvider implements PushProvider {
           headers: { ...headers, 'content-length': body.length },
           agent: secure ? this.#https : this.#http,
           timeout: this.options.requestTimeoutMs ?? 30_000,
+          ...(guard ? { lookup: publicOnlyLookup } : {}),
         },
         (res) => {
           // The body is not needed: drain it so the socket goes back to the pool.

@@ -16,8 +16,8 @@ export interface WorkerDeps {
   providers: ReadonlyMap<PushProviderName, PushProvider>;
   metrics: Metrics;
   logger: Logger;
-  /** Whether the device holds a live link with the app in the foreground (then no push). */
-  liveInForeground(userId: string, deviceId: string): boolean;
+  /** Whether the device holds a live link with the app in the foreground, on any node (then no push). */
+  liveInForeground(userId: string, deviceId: string): Promise<boolean>;
 }
 
 /**
@@ -134,7 +134,7 @@ export class PushWorker {
         await skip('provider_off');
         return;
       }
-      if (this.deps.liveInForeground(job.userId, job.deviceId)) {
+      if (await this.deps.liveInForeground(job.userId, job.deviceId)) {
         await skip('online');
         return;
       }

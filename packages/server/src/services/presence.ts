@@ -1,4 +1,4 @@
-import { Command, ErrorCode, ParleyError, type pb } from '@parley/protocol';
+import { Command, ErrorCode, ParleyError, pb } from '@parley/protocol';
 import type { DeviceRef } from '../bus/types.js';
 import type { ServerContext } from '../context.js';
 import type { Session } from '../session/session.js';
@@ -25,6 +25,11 @@ export class PresenceService {
       this.#notify(session.userId);
       this.ctx.bus.presenceChanged(session.userId);
     }
+  }
+
+  /** The session's app went to the background or came back: the cluster's push decisions follow it. */
+  appStateChanged(session: Session): void {
+    this.ctx.bus.deviceOnline(deviceOf(session));
   }
 
   /** A followed user's presence changed on another node: tell this node's followers. */
@@ -132,5 +137,11 @@ export class PresenceService {
 }
 
 function deviceOf(session: Session): DeviceRef {
-  return { userId: session.userId, deviceId: session.deviceId, platform: session.platform, sessionId: session.id };
+  return {
+    userId: session.userId,
+    deviceId: session.deviceId,
+    platform: session.platform,
+    sessionId: session.id,
+    background: session.appState === pb.AppState.BACKGROUND,
+  };
 }

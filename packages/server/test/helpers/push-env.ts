@@ -38,6 +38,7 @@ export class PushEnv {
       fcmEndpoint: fcm.url,
       caFile: apns.caFile,
       webPushAllowHttp: true,
+      webPushAllowPrivateEndpoints: true,
       coalesceMs: 1_500,
       retryBaseMs: 200,
       retryMaxMs: 1_000,

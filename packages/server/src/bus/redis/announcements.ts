@@ -1,6 +1,6 @@
 import type { ChainableCommander } from 'ioredis';
 import type { DeviceRef } from '../types.js';
-import { type ClusterKeys, deviceField, stamp } from './keys.js';
+import { type ClusterKeys, deviceData, deviceField, stamp } from './keys.js';
 
 /**
  * What this node has told Redis about itself: its devices, the users it follows and its
@@ -30,6 +30,12 @@ export class Announcements {
     return [...(this.#devices.get(userId)?.values() ?? [])].map((d) => d.platform);
   }
 
+  /** The user's devices on this node whose app is in the foreground. */
+  foregroundDevicesOf(userId: string): string[] {
+    return [...(this.#devices.get(userId)?.values() ?? [])].filter((d) => d.background !== true).map((d) => d.deviceId);
+  }
+
+  /** Adds the device, or replaces what was announced for it (a new session, a new app state). */
   addDevice(device: DeviceRef): void {
     let devices = this.#devices.get(device.userId);
     if (!devices) this.#devices.set(device.userId, (devices = new Map<string, DeviceRef>()));
@@ -59,7 +65,8 @@ export class Announcements {
 
   writeDevice(p: ChainableCommander, device: DeviceRef, now: number): void {
     const key = this.keys.user(device.userId);
-    p.hset(key, deviceField(this.nodeId, device.deviceId), stamp(device.platform, now + this.ttlMs));
+    const data = deviceData(device.platform, device.background === true);
+    p.hset(key, deviceField(this.nodeId, device.deviceId), stamp(data, now + this.ttlMs));
     p.pexpire(key, this.ttlMs);
     p.sadd(this.keys.nodeUsers(this.nodeId), device.userId);
   }

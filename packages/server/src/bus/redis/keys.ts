@@ -8,7 +8,10 @@
 export class ClusterKeys {
   constructor(readonly prefix: string) {}
 
-  /** HASH `<nodeId>|<deviceId>` → `<platform>|<expiresAt>`: where the user's devices are. */
+  /**
+   * HASH `<nodeId>|<deviceId>` → `<platform>|<expiresAt>`, or `<platform>,bg|<expiresAt>` while
+   * the app is in the background: where the user's devices are, and whether they need pushes.
+   */
   user(userId: string): string {
     return `${this.prefix}:u:${userId}`;
   }
@@ -88,4 +91,15 @@ export function deviceField(nodeId: string, deviceId: string): string {
 export function parseDeviceField(field: string): { nodeId: string; deviceId: string } {
   const bar = field.indexOf('|');
   return bar === -1 ? { nodeId: field, deviceId: '' } : { nodeId: field.slice(0, bar), deviceId: field.slice(bar + 1) };
+}
+
+/** A device field's data: its platform, and `,bg` while its app is in the background. */
+export function deviceData(platform: number, background: boolean): string {
+  return background ? `${String(platform)},bg` : String(platform);
+}
+
+export function parseDeviceData(data: string): { platform: number; background: boolean } {
+  const comma = data.indexOf(',');
+  if (comma === -1) return { platform: Number(data), background: false };
+  return { platform: Number(data.slice(0, comma)), background: data.slice(comma + 1) === 'bg' };
 }

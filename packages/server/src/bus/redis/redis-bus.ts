@@ -4,7 +4,7 @@ import type { Metrics } from '../../metrics.js';
 import type { Bus, ClusterPresence, DeviceRef, KickMatch, LocalNode } from '../types.js';
 import { Announcements } from './announcements.js';
 import { type Envelope, decodeEnvelope, encodeEnvelope } from './envelope.js';
-import { ClusterKeys, LAST_SEEN_TTL_S, deviceField, liveFields, parseDeviceField } from './keys.js';
+import { ClusterKeys, LAST_SEEN_TTL_S, deviceField, liveFields, parseDeviceData, parseDeviceField } from './keys.js';
 import { Reaper } from './reaper.js';
 import { RedisLink } from './redis-link.js';
 
@@ -176,7 +176,7 @@ export class RedisBus implements Bus {
           this.#link.cmd.get(this.#keys.lastSeen(userId)),
         ]);
         for (const { field, data } of this.#live(key, hash, Date.now())) {
-          if (parseDeviceField(field).nodeId !== this.nodeId) platforms.add(toPlatform(data));
+          if (parseDeviceField(field).nodeId !== this.nodeId) platforms.add(toPlatform(parseDeviceData(data).platform));
         }
         lastSeen = Number(seen ?? 0) || 0;
       } catch (err) {
@@ -185,6 +185,34 @@ export class RedisBus implements Bus {
     }
     const online = platforms.size > 0 || this.#announced.hasUser(userId);
     return { online, platforms: [...platforms], lastSeen: online ? 0 : lastSeen };
+  }
+
+  async foregroundDevices(userIds: readonly string[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    const add = (userId: string, deviceId: string) => {
+      const set = out.get(userId);
+      if (set) set.add(deviceId);
+      else out.set(userId, new Set([deviceId]));
+    };
+    const ids = [...new Set(userIds)];
+    for (const userId of ids) for (const deviceId of this.#announced.foregroundDevicesOf(userId)) add(userId, deviceId);
+    if (ids.length === 0 || !this.#link.up) return out;
+    try {
+      const p = this.#link.cmd.pipeline();
+      for (const id of ids) p.hgetall(this.#keys.user(id));
+      const replies = (await p.exec()) ?? [];
+      const now = Date.now();
+      ids.forEach((userId, i) => {
+        for (const { field, data } of this.#live(this.#keys.user(userId), hashOf(replies[i]), now)) {
+          const { nodeId, deviceId } = parseDeviceField(field);
+          if (nodeId !== this.nodeId && !parseDeviceData(data).background) add(userId, deviceId);
+        }
+      });
+    } catch (err) {
+      // Without Redis only this node's devices are known: the others get a push.
+      this.#link.failed(err);
+    }
+    return out;
   }
 
   watchPresence(userId: string, watching: boolean): void {
@@ -209,7 +237,10 @@ export class RedisBus implements Bus {
         const nodes = new Set<string>();
         for (const { field, data } of this.#live(key, hash, Date.now())) {
           const { nodeId, deviceId } = parseDeviceField(field);
-          const hit = 'deviceId' in match ? deviceId === match.deviceId : data === String(match.platform);
+          const hit =
+            'deviceId' in match
+              ? deviceId === match.deviceId
+              : toPlatform(parseDeviceData(data).platform) === match.platform;
           if (hit && nodeId !== this.nodeId) nodes.add(nodeId);
         }
         for (const nodeId of nodes) {
@@ -438,8 +469,7 @@ export class RedisBus implements Bus {
   }
 }
 
-function toPlatform(data: string): pb.Platform {
-  const n = Number(data);
+function toPlatform(n: number): pb.Platform {
   return isPlatform(n) ? n : pb.Platform.PLATFORM_UNSPECIFIED;
 }
 

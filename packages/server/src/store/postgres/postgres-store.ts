@@ -67,6 +67,14 @@ export class PostgresStore implements Store {
     return this.#settings.target;
   }
 
+  /**
+   * The store's connection pool, shared by the PostgresPushStore whose tables sit beside the
+   * store's (as `SqliteStore.database` serves the SqlitePushStore). Closed by `close()`.
+   */
+  get pool(): pg.Pool {
+    return this.#pool;
+  }
+
   async migrate(): Promise<void> {
     this.#open();
     let client: pg.PoolClient | undefined;
