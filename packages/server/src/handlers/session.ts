@@ -73,12 +73,25 @@ export const login: Handler<typeof Command.LOGIN> = async (session, req) => {
     { user: session.userId, device: session.deviceId, transport: session.connection.transport },
     'login',
   );
+  // Read after the session is registered, so a change it misses is pushed to it.
+  let conversationVersion: number;
+  try {
+    conversationVersion = await ctx.store.userVersion(session.userId);
+  } catch (err) {
+    // The login is refused (UNAVAILABLE while the store is down): the session must not stay
+    // logged in behind the client's back. End it once the answer is out.
+    const reason = err instanceof ParleyError ? err.code : ErrorCode.INTERNAL;
+    setImmediate(() => {
+      session.kick(reason, 'login failed; reconnect and log in again');
+    });
+    throw err;
+  }
   return {
     userId: session.userId,
     sessionId: session.id,
     serverTime: Date.now(),
     heartbeatIntervalMs: session.heartbeatMs,
-    conversationVersion: await ctx.store.userVersion(session.userId),
+    conversationVersion,
     limits: {
       maxFrameBytes: limits.maxFrameBytes,
       maxMessageBytes: limits.maxMessageBytes,

@@ -44,6 +44,13 @@ export async function dropSchema(run: ClusterRun): Promise<void> {
   }
 }
 
+export interface NodeProcessOptions {
+  /** Extra environment: `PARLEY_CLUSTER_PRESENCE_TTL_MS`, `PARLEY_LIMITS_*` and the like. */
+  env?: Record<string, string>;
+  /** How long to wait for the "parley is listening" line. Default 60 s. */
+  timeoutMs?: number;
+}
+
 /** One `parley serve` child process. */
 export class NodeProcess {
   private constructor(
@@ -53,7 +60,14 @@ export class NodeProcess {
     private readonly dataDir: string,
   ) {}
 
-  static async start(run: ClusterRun, nodeId: string, timeoutMs = 60_000): Promise<NodeProcess> {
+  /** The third argument is the start timeout in ms, or options. */
+  static async start(
+    run: ClusterRun,
+    nodeId: string,
+    timeoutOrOptions: number | NodeProcessOptions = {},
+  ): Promise<NodeProcess> {
+    const options = typeof timeoutOrOptions === 'number' ? { timeoutMs: timeoutOrOptions } : timeoutOrOptions;
+    const timeoutMs = options.timeoutMs ?? 60_000;
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
     const store = `${run.postgresUrl}?schema=${run.schema}`;
     const child = spawn(
@@ -84,11 +98,17 @@ export class NodeProcess {
       {
         cwd: REPO,
         stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, PARLEY_APP_SECRET: run.appSecret, PARLEY_CLUSTER_KEY_PREFIX: run.prefix },
+        env: {
+          ...process.env,
+          PARLEY_APP_SECRET: run.appSecret,
+          PARLEY_CLUSTER_KEY_PREFIX: run.prefix,
+          ...options.env,
+        },
       },
     );
-    const tcpPort = await new Promise<number>((resolve, reject) => {
+    const listening = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
+        child.kill('SIGKILL');
         reject(new Error(`node ${nodeId} did not start within ${String(timeoutMs)} ms`));
       }, timeoutMs);
       child.once('exit', (code) => {
@@ -104,7 +124,16 @@ export class NodeProcess {
         }
       });
     });
+    const tcpPort = await listening.catch((err: unknown) => {
+      rmSync(dataDir, { recursive: true, force: true });
+      throw err;
+    });
     return new NodeProcess(nodeId, child, tcpPort, dataDir);
+  }
+
+  /** Whether the process is still running. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** SIGTERM (graceful) or SIGKILL; resolves once the process has exited. */
