@@ -1,15 +1,20 @@
-import { Command, pb } from '@parley/protocol';
+import { Command, ErrorCode, ParleyError, pb } from '@parley/protocol';
 import { ConversationCache, type ConversationCacheOptions } from './cache/conversation-cache.js';
 import type { ConversationView } from './cache/types.js';
 import { Connection } from './connection/connection.js';
 import type { HeartbeatPolicy } from './connection/heartbeat-policy.js';
 import type { ReadyOptions } from './connection/ready.js';
 import type { ConnectionEvents, ConnectionOptions, SessionInfo } from './connection/types.js';
+import { isRetryable } from './errors.js';
 import { Emitter } from './events.js';
 import { Outbox, type OutboxOptions } from './outbox/outbox.js';
 import { KeyValueOutboxStore } from './outbox/outbox-store.js';
 import { ulid } from './outbox/ids.js';
 import type { OutboxMessage, OutboxState, OutboxStore } from './outbox/types.js';
+import { ShortLinkError } from './shortlink/http-link.js';
+import type { LinkKind } from './shortlink/policy.js';
+import { ShortLink, type ShortLinkOptions } from './shortlink/short-link.js';
+import { shortLinkUrl, shortLinkUrlOf } from './shortlink/url.js';
 import { type KeyValueStore, MemoryKeyValueStore } from './storage/key-value.js';
 import { DeliveryReceipts } from './sync/delivery-receipts.js';
 import { Sync, type SyncOptions } from './sync/sync.js';
@@ -40,6 +45,14 @@ export interface ParleyClientOptions {
   cache?: Pick<ConversationCacheOptions, 'persistDelayMs'>;
   /** Send DELIVERED cursors for received messages, batched per `delayMs`. Default true, 100 ms. */
   deliveryReceipts?: boolean | { delayMs: number };
+  /**
+   * The short link: when the long link cannot be established (3 failed attempts in a row, or
+   * 15 s without it), sends, sync and the other requests that need no live session go over the
+   * server's `POST /v1/link`, and new messages are pulled every `pollMs`; back to the long link
+   * the moment it logs in. On by default when the server's HTTP address can be derived (a
+   * WebSocket transport); with TCP or TLS give `url`. `false` turns it off.
+   */
+  shortLink?: ShortLinkOptions | false;
 }
 
 /** A receipt or read-state cursor of a member, from a CURSOR push. */
@@ -62,6 +75,12 @@ export interface ParleyClientEvents {
   /** A joined room's online count (from ROOM_INFO pushes, and after a rejoin on reconnect). */
   room: (room: { roomId: string; onlineCount: number }) => void;
   synced: (report: SyncReport) => void;
+  /**
+   * Which link carries requests: `short` when they moved to the HTTP short link (the long link
+   * could not be established; messages then arrive by periodic sync, typing and rooms pause),
+   * `long` when they are back on the long link (or it is being retried). Starts as `long`.
+   */
+  link: (link: LinkKind) => void;
   state: ConnectionEvents['state'];
   connected: ConnectionEvents['connected'];
   disconnected: ConnectionEvents['disconnected'];
@@ -115,6 +134,8 @@ export class ParleyClient {
   readonly outbox: Outbox;
   readonly sync: Sync;
   readonly cache: ConversationCache;
+  /** The short link, unless turned off or no URL is known. */
+  readonly shortLink: ShortLink | undefined;
   readonly #events = new Emitter<ParleyClientEvents>();
   readonly #options: ParleyClientOptions;
   readonly #receipts: DeliveryReceipts | undefined;
@@ -136,12 +157,15 @@ export class ParleyClient {
       heartbeat: options.heartbeat,
       conversationVersion: () => this.sync.version || undefined,
     });
+    this.shortLink = makeShortLink(options, this.connection);
+    const linkUp = (): boolean => this.connection.state === 'connected' || this.shortLink?.link === 'short';
     this.cache = new ConversationCache({ storage, ...options.cache });
-    this.sync = new Sync({ connection: this.connection, storage, ...options.sync });
+    this.sync = new Sync({ connection: this.connection, storage, ...options.sync, canSync: linkUp });
     this.outbox = new Outbox({
       connection: this.connection,
       store: options.outboxStore ?? new KeyValueOutboxStore(storage),
       ...options.outbox,
+      canSend: linkUp,
       receipts: (id) => {
         const view = this.cache.get(id);
         return { delivered: view?.peerDeliveredSeq ?? 0, read: view?.peerReadSeq ?? 0 };
@@ -155,9 +179,15 @@ export class ParleyClient {
           this.cache.applyCursor(id, 'delivered', seq, true);
         },
         delayMs: receipts === true ? undefined : receipts.delayMs,
+        canSend: linkUp,
       });
     }
     this.#wire();
+  }
+
+  /** Which link carries requests now (see the `link` event). */
+  get link(): LinkKind {
+    return this.shortLink?.link ?? 'long';
   }
 
   /** The logged-in user (known after the first login). */
@@ -184,6 +214,7 @@ export class ParleyClient {
       await Promise.all([this.sync.start(), this.outbox.start()]);
     })();
     await this.#started;
+    this.shortLink?.start();
     this.connection.connect();
   }
 
@@ -196,6 +227,7 @@ export class ParleyClient {
   async close(): Promise<void> {
     this.#receipts?.flush();
     this.outbox.stop();
+    this.shortLink?.stop();
     this.connection.close();
     this.#receipts?.stop();
     this.#started = undefined;
@@ -321,13 +353,13 @@ export class ParleyClient {
   /** The app came back (foreground, resume from sleep): check the link and sync. */
   wake(): void {
     this.connection.networkChanged();
-    if (this.connection.state === 'connected') void this.sync.run();
+    if (this.connection.state === 'connected' || this.link === 'short') void this.sync.run();
   }
 
   /** The network changed (e.g. `wifi` to `cell:310-260`): reconnect or check the link, and sync. */
   networkChanged(networkId?: string): void {
     this.connection.networkChanged(networkId);
-    if (this.connection.state === 'connected') void this.sync.run();
+    if (this.connection.state === 'connected' || this.link === 'short') void this.sync.run();
   }
 
   #wire(): void {
@@ -364,7 +396,26 @@ export class ParleyClient {
       this.#onMessage(message);
     });
     this.sync.on('synced', (report) => this.#events.emit('synced', report));
-    this.sync.on('error', emitError);
+    // A sync over the short link that failed for want of a network is routine (the next poll
+    // or login tries again), as a dropped long link is: not an error for the app.
+    this.sync.on('error', (error) => {
+      if (isShortLinkOutage(error) || isShortLinkOutage(error.cause)) return;
+      emitError(error);
+    });
+    const shortLink = this.shortLink;
+    if (shortLink) {
+      shortLink.on('link', (link) => {
+        if (link === 'short') {
+          this.outbox.linkChanged();
+          this.#receipts?.flush();
+        }
+        this.#events.emit('link', link);
+      });
+      shortLink.on('poll', () => {
+        if (shortLink.link === 'short') void this.sync.run();
+      });
+      shortLink.on('error', emitError);
+    }
     this.cache.on('change', (list) => this.#events.emit('conversations', list));
     this.cache.on('error', emitError);
     this.outbox.on('change', (message, previous) => {
@@ -450,4 +501,32 @@ export class ParleyClient {
       )
       .finally(() => this.#fetching.delete(conversationId));
   }
+}
+
+/** The short link the options ask for: off when `false`, or when no URL is given or derivable (unless asked for). */
+function makeShortLink(options: ParleyClientOptions, connection: Connection): ShortLink | undefined {
+  const wanted = options.shortLink;
+  if (wanted === false) return undefined;
+  const url = wanted?.url === undefined ? shortLinkUrlOf(options.transport) : shortLinkUrl(wanted.url);
+  if (url === undefined) {
+    if (wanted === undefined) return undefined; // a TCP/TLS transport says nothing about the HTTP port
+    throw new ParleyError(
+      ErrorCode.INVALID_ARGUMENT,
+      wanted.url === undefined
+        ? 'shortLink: give its url (https://host[:port]/v1/link): this transport does not tell the server HTTP address'
+        : `shortLink: ${JSON.stringify(wanted.url)} is not an http(s) or ws(s) URL`,
+    );
+  }
+  return new ShortLink({
+    ...wanted,
+    url,
+    connection,
+    token: options.token,
+    deviceId: options.deviceId,
+    maxBodyBytes: options.connection?.codec?.maxBodyBytes,
+  });
+}
+
+function isShortLinkOutage(err: unknown): boolean {
+  return err instanceof ShortLinkError && isRetryable(err);
 }

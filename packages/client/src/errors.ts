@@ -28,6 +28,13 @@ export const ClientErrorCode = {
   PING_TIMEOUT: 'PARLEY_ERR_PING_TIMEOUT',
   /** The server sent GOAWAY (draining); `code` is its reason, usually SHUTTING_DOWN. */
   GOAWAY: 'PARLEY_ERR_GOAWAY',
+  /**
+   * A short-link call (`POST /v1/link`) failed: no answer, an HTTP error status (`status` on the
+   * `ShortLinkError`), or a body that is not response frames. `code` says what it means:
+   * UNAVAILABLE (network, 5xx, garbage, 413), RATE_LIMITED (429), TIMEOUT, TOKEN_* (401 after
+   * one refresh). Retryable when `code` is.
+   */
+  SHORT_LINK: 'PARLEY_ERR_SHORT_LINK',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -70,7 +77,7 @@ export function isRetryable(err: unknown): boolean {
   if (err instanceof ClientError) {
     const c = err.clientCode;
     if (c === ClientErrorCode.LINK_LOST || c === ClientErrorCode.TASK_TIMEOUT) return true;
-    if (c !== ClientErrorCode.SERVER) return false;
+    if (c !== ClientErrorCode.SERVER && c !== ClientErrorCode.SHORT_LINK) return false;
   }
   return RETRYABLE.has(err.code);
 }

@@ -64,6 +64,17 @@ export {
   type ParleyClientEvents,
   type ParleyClientOptions,
 } from './client.js';
+export { ShortLink, type ShortLinkEvents, type ShortLinkOptions } from './shortlink/short-link.js';
+export { FRAME_CONTENT_TYPE, HttpLink, type HttpLinkOptions, ShortLinkError } from './shortlink/http-link.js';
+export {
+  DEFAULT_SHORT_LINK_POLICY,
+  type LinkKind,
+  ShortLinkPolicy,
+  type ShortLinkPolicyOptions,
+} from './shortlink/policy.js';
+export { SHORT_LINK_COMMANDS, SHORT_LINK_MAX_FRAMES } from './shortlink/commands.js';
+export { SHORT_LINK_PATH, shortLinkUrl, shortLinkUrlFromEndpoints, shortLinkUrlOf } from './shortlink/url.js';
+export type { FallbackChannel, FallbackPort } from './tasks/task-queue.js';
 export { Outbox, type OutboxOptions } from './outbox/outbox.js';
 export { KeyValueOutboxStore } from './outbox/outbox-store.js';
 export type { OutboxEvents, OutboxMessage, OutboxRecord, OutboxState, OutboxStore } from './outbox/types.js';

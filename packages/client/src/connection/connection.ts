@@ -16,6 +16,7 @@ import {
 import { ClientError, ClientErrorCode, TERMINAL_KICKS } from '../errors.js';
 import { Emitter } from '../events.js';
 import { TaskQueue } from '../tasks/task-queue.js';
+import type { FallbackChannel, FallbackPort } from '../tasks/task-queue.js';
 import type { RequestOptions, TaskCommand } from '../tasks/types.js';
 import type { Link, LinkHandlers, Transport } from '../transport/types.js';
 import { Backoff } from './backoff.js';
@@ -189,6 +190,14 @@ export class Connection {
   ): Promise<ResponseOf<C>> {
     if (this.#state === 'closed') return Promise.reject(this.#closedError());
     return this.#tasks.request(command, body, options);
+  }
+
+  /**
+   * Lets a second channel carry queued requests while the long link is not logged in (the
+   * short link over HTTP: `ShortLink`). The long link always wins when it is up.
+   */
+  attachFallback(channel: FallbackChannel): FallbackPort {
+    return this.#tasks.attachFallback(channel);
   }
 
   /** Sends a one-way request (seq 0, no answer, e.g. TYPING) if connected; returns whether it went out. */

@@ -20,6 +20,11 @@ export interface OutboxOptions {
   keepSettled?: number;
   /** The highest receipts known for a conversation, applied when an ack arrives after them. */
   receipts?: (conversationId: string) => { delivered: number; read: number };
+  /**
+   * Whether SENDs can go out now. Default: the connection is logged in. `ParleyClient` adds
+   * "or the short link is in use" (call `linkChanged()` when that starts).
+   */
+  canSend?: () => boolean;
 }
 
 /** Server codes after which the same SEND may succeed later: the message stays `sending`. */
@@ -197,6 +202,11 @@ export class Outbox {
     if (keep === 0) this.#unread.delete(conversationId);
   }
 
+  /** A way to send opened (the short link came into use): try the waiting messages now. */
+  linkChanged(): void {
+    this.#kick();
+  }
+
   /** Resolves once every store write made so far has settled. */
   async flush(): Promise<void> {
     await Promise.all([...this.#writes]);
@@ -212,7 +222,7 @@ export class Outbox {
         const record = this.#queues.get(conversationId)?.[0];
         if (!record || !this.#isRunning()) return;
         await this.#persisting.get(record.localId);
-        if (this.#conn.state !== 'connected') {
+        if (!this.#canSend()) {
           await this.#nextWake();
           continue;
         }
@@ -258,7 +268,7 @@ export class Outbox {
 
   /** Waits before the next attempt: until the next login when offline, else a growing delay. */
   async #backOff(record: OutboxRecord, err: unknown): Promise<void> {
-    if (this.#conn.state !== 'connected') return; // the loop waits for the next login
+    if (!this.#canSend()) return; // the loop waits for the next login (or the short link)
     const hinted = err instanceof ClientError ? err.retryAfterMs : 0;
     const base = this.#options.retryBaseMs ?? 500;
     const cap = this.#options.retryCapMs ?? 30_000;
@@ -273,6 +283,10 @@ export class Outbox {
       this.#wake = resolve;
     });
     return this.#wakeup;
+  }
+
+  #canSend(): boolean {
+    return this.#options.canSend?.() ?? this.#conn.state === 'connected';
   }
 
   /** A method, not the field, so checks after an `await` are not narrowed away. */

@@ -12,6 +12,7 @@ export class DeliveryReceipts {
   readonly #alreadyAt: (conversationId: string) => number;
   readonly #done: ((conversationId: string, seq: number) => void) | undefined;
   readonly #pending = new Map<string, number>();
+  readonly #canSend: () => boolean;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
@@ -24,12 +25,15 @@ export class DeliveryReceipts {
       alreadyAt: (conversationId: string) => number;
       done?: (conversationId: string, seq: number) => void;
       delayMs?: number;
+      /** Whether cursors can go out now. Default: the connection is logged in. */
+      canSend?: () => boolean;
     },
   ) {
     this.#conn = connection;
     this.#alreadyAt = options.alreadyAt;
     this.#done = options.done;
     this.#delayMs = options.delayMs ?? 100;
+    this.#canSend = options.canSend ?? (() => this.#conn.state === 'connected');
   }
 
   /** A message from another member reached the app. */
@@ -46,7 +50,7 @@ export class DeliveryReceipts {
   flush(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#conn.state !== 'connected') {
+    if (!this.#canSend()) {
       if (this.#pending.size > 0) {
         this.#timer = setTimeout(() => {
           this.flush();

@@ -22,6 +22,8 @@ export interface SyncOptions {
   concurrency?: number;
   /** Delay that batches storage writes. Default 50 ms. */
   persistDelayMs?: number;
+  /** Whether a run can go out now. Default: the connection is logged in. `ParleyClient` adds "or the short link is in use". */
+  canSync?: () => boolean;
 }
 
 interface Saved {
@@ -51,6 +53,7 @@ export class Sync {
   readonly #pageSize: number;
   readonly #concurrency: number;
   readonly #persistDelayMs: number;
+  readonly #canSync: () => boolean;
   readonly #streams = new Streams();
   /** ROOM conversations: no storage, gaps allowed; only the last seq, to drop repeats. */
   readonly #rooms = new Map<string, number>();
@@ -65,6 +68,8 @@ export class Sync {
   readonly #slotWaiters: (() => void)[] = [];
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   #saving: Promise<void> = Promise.resolve();
+  /** Why the last pull failed (the cause of a run that stopped on it). */
+  #pullError: unknown;
 
   constructor(options: SyncOptions) {
     this.#conn = options.connection;
@@ -75,6 +80,7 @@ export class Sync {
     this.#concurrency = options.concurrency ?? 4;
     this.#slots = this.#concurrency;
     this.#persistDelayMs = options.persistDelayMs ?? 50;
+    this.#canSync = options.canSync ?? (() => this.#conn.state === 'connected');
   }
 
   on<K extends keyof SyncEvents>(event: K, listener: SyncEvents[K]): () => void {
@@ -240,7 +246,7 @@ export class Sync {
   // ---- internals --------------------------------------------------------------------------
 
   async #runOnce(): Promise<void> {
-    if (this.#conn.state !== 'connected') return;
+    if (!this.#canSync()) return;
     const started = Date.now();
     const pulledBefore = this.#pulled;
     let conversations = 0;
@@ -253,7 +259,9 @@ export class Sync {
       conversations += page.conversations.length;
       const pulls = await Promise.all(page.conversations.map((state) => this.applyState(state)));
       // Advance the cursor only when every conversation of the page is caught up.
-      if (pulls.includes(false)) throw new Error('sync stopped: a conversation could not be pulled');
+      if (pulls.includes(false)) {
+        throw new Error('sync stopped: a conversation could not be pulled', { cause: this.#pullError });
+      }
       if (page.version > this.#version) {
         this.#version = page.version;
         this.#dirty();
@@ -297,6 +305,7 @@ export class Sync {
         }
         return true;
       } catch (err) {
+        this.#pullError = err;
         if (!isClosed(err)) this.#events.emit('error', asError(err));
         return false;
       } finally {

@@ -23,6 +23,36 @@ export interface TaskChannel {
   suspect(): void;
 }
 
+/**
+ * A second way out for tasks while the main channel is not ready: the short link (HTTP). It
+ * has its own seq space; its answers come back through the {@link FallbackPort} that
+ * `attachFallback` returns. The main channel always wins when it is ready, so a task is never
+ * in flight on both at once.
+ */
+export interface FallbackChannel {
+  /** Whether it is in use now (checked once per flush, before any `carries`). */
+  ready(): boolean;
+  /** Whether it can carry a request of `command` now (it is in use and the command is allowed over it). */
+  carries(command: number): boolean;
+  nextSeq(): number;
+  /** Takes one request frame (its seq written in); false when it cannot. */
+  write(frame: Uint8Array): boolean;
+  /** The error for a request it carried that got no answer within its timeout (default: PARLEY_ERR_TASK_TIMEOUT). */
+  timeoutError?(command: number, timeoutMs: number): Error;
+}
+
+/** How a fallback channel reports back to the queue. */
+export interface FallbackPort {
+  /** A response frame; false for a seq no task waits on (late or unknown). */
+  response(frame: Frame): boolean;
+  /** The requests with these seqs failed (retried while `err` is retryable and retries last). */
+  failed(seqs: readonly number[], err: Error): void;
+  /** These requests were never sent: back to the queue as they were, no retry used. */
+  returned(seqs: readonly number[]): void;
+  /** Sends what the channel can carry now (call when it comes into use). */
+  flush(): void;
+}
+
 const enum State {
   Queued,
   /** Waiting out a retry delay. */
@@ -34,6 +64,8 @@ const enum State {
 interface Task {
   readonly id: number;
   readonly command: TaskCommand;
+  /** In flight on the fallback channel rather than the main one. */
+  viaFallback: boolean;
   /** Encoded once with seq 0; the seq is written in before each send. */
   frame: Uint8Array;
   /** The frame was handed to a socket: copy it before writing another seq into it. */
@@ -72,6 +104,9 @@ export class TaskQueue {
   readonly #queue: Task[] = [];
   readonly #waiting = new Set<Task>();
   readonly #inFlight = new Map<number, Task>();
+  /** In flight on the fallback channel, by its own seqs. */
+  readonly #inFallback = new Map<number, Task>();
+  #fallback: FallbackChannel | undefined;
   #nextId = 1;
 
   constructor(
@@ -93,9 +128,40 @@ export class TaskQueue {
     return this.#queue.length + this.#waiting.size;
   }
 
-  /** Tasks sent and not yet answered. */
+  /** Tasks sent and not yet answered (on either channel). */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inFlight.size + this.#inFallback.size;
+  }
+
+  /** Lets `channel` carry queued tasks while the main channel is not ready. One at a time: it replaces any earlier one. */
+  attachFallback(channel: FallbackChannel): FallbackPort {
+    this.#fallback = channel;
+    return {
+      response: (frame) => this.#settle(this.#inFallback, frame),
+      failed: (seqs, err) => {
+        const delayMs =
+          err instanceof ClientError && err.retryAfterMs > 0 ? err.retryAfterMs : this.defaults.retryDelayMs;
+        for (const seq of seqs) {
+          const task = this.#inFallback.get(seq);
+          if (!task) continue;
+          this.#inFallback.delete(seq);
+          this.#retryOrFail(task, err, delayMs);
+        }
+        this.flush();
+      },
+      returned: (seqs) => {
+        for (const seq of seqs) {
+          const task = this.#inFallback.get(seq);
+          if (!task) continue;
+          this.#inFallback.delete(seq);
+          this.#enqueue(task);
+        }
+        this.flush();
+      },
+      flush: () => {
+        this.flush();
+      },
+    };
   }
 
   request<C extends TaskCommand>(
@@ -117,6 +183,7 @@ export class TaskQueue {
       const task: Task = {
         id: this.#nextId++,
         command,
+        viaFallback: false,
         frame,
         written: false,
         priority: options.priority ?? 0,
@@ -146,38 +213,53 @@ export class TaskQueue {
     }).then((response) => this.#codec.decodeResponse(command, response));
   }
 
-  /** Sends queued tasks while the link is ready and the in-flight cap allows. */
+  /**
+   * Sends queued tasks, highest priority first, while a channel can take them and the in-flight
+   * cap allows: all of them on the main channel when it is ready, else those the fallback
+   * carries (the others keep their place in the queue).
+   */
   flush(): void {
-    const channel = this.#channel;
+    const main = this.#channel.ready();
+    const fallback = main || !this.#fallback?.ready() ? undefined : this.#fallback;
+    if (!main && !fallback) return;
     const now = this.#now();
-    while (channel.ready() && this.#inFlight.size < this.defaults.maxInFlight) {
-      const task = this.#queue.shift();
+    let i = 0;
+    while (this.inFlight < this.defaults.maxInFlight) {
+      const task = this.#queue[i];
       if (!task) return;
       if (now >= task.expiresAt) {
-        this.#expire(task);
+        this.#expire(task); // takes it out of the queue
         continue;
       }
+      if (fallback && !fallback.carries(task.command)) {
+        i++;
+        continue;
+      }
+      const channel = fallback ?? this.#channel;
       const seq = channel.nextSeq();
       if (task.written) task.frame = task.frame.slice();
       new DataView(task.frame.buffer, task.frame.byteOffset, task.frame.byteLength).setUint32(6, seq);
-      if (!channel.write(task.frame)) {
-        this.#queue.unshift(task);
-        return;
-      }
+      if (!channel.write(task.frame)) return;
+      this.#queue.splice(i, 1);
       task.written = true;
       task.seq = seq;
+      task.viaFallback = fallback !== undefined;
       task.state = State.InFlight;
       task.dueAt = now + task.timeoutMs;
-      this.#inFlight.set(seq, task);
+      (fallback ? this.#inFallback : this.#inFlight).set(seq, task);
       this.#wake(task.dueAt);
     }
   }
 
   /** Settles the task a response answers. Returns false for a seq no task waits on (late or unknown). */
   onResponse(frame: Frame): boolean {
-    const task = this.#inFlight.get(frame.seq);
+    return this.#settle(this.#inFlight, frame);
+  }
+
+  #settle(inFlight: Map<number, Task>, frame: Frame): boolean {
+    const task = inFlight.get(frame.seq);
     if (!task) return false;
-    this.#inFlight.delete(frame.seq);
+    inFlight.delete(frame.seq);
     let status;
     try {
       status = this.#codec.responseStatus(frame);
@@ -220,8 +302,9 @@ export class TaskQueue {
 
   /** Rejects every task with `err` (the connection closed for good). */
   failAll(err: Error): void {
-    const all = [...this.#inFlight.values(), ...this.#queue, ...this.#waiting];
+    const all = [...this.#inFlight.values(), ...this.#inFallback.values(), ...this.#queue, ...this.#waiting];
     this.#inFlight.clear();
+    this.#inFallback.clear();
     this.#queue.length = 0;
     this.#waiting.clear();
     for (const task of all) this.#finish(task, err);
@@ -281,7 +364,7 @@ export class TaskQueue {
 
   #finish(task: Task, err: Error | undefined, frame?: Frame): void {
     if (task.state === State.Done) return;
-    if (task.state === State.InFlight) this.#inFlight.delete(task.seq);
+    if (task.state === State.InFlight) (task.viaFallback ? this.#inFallback : this.#inFlight).delete(task.seq);
     else if (task.state === State.Waiting) this.#waiting.delete(task);
     else {
       const i = this.#queue.indexOf(task);
@@ -300,16 +383,18 @@ export class TaskQueue {
   readonly #tick = (): void => {
     const now = this.#now();
     let suspect = false;
-    for (const task of [...this.#inFlight.values()]) {
+    for (const task of [...this.#inFlight.values(), ...this.#inFallback.values()]) {
       if (now < task.dueAt) continue;
-      this.#inFlight.delete(task.seq);
-      suspect = true;
-      const err = new ClientError(
-        ClientErrorCode.TASK_TIMEOUT,
-        ErrorCode.TIMEOUT,
-        `no response to ${describe(task.command)} within ${String(task.timeoutMs)} ms`,
-        { command: task.command },
-      );
+      (task.viaFallback ? this.#inFallback : this.#inFlight).delete(task.seq);
+      if (!task.viaFallback) suspect = true; // the short link's own timeout covers its calls
+      const err =
+        (task.viaFallback ? this.#fallback?.timeoutError?.(task.command, task.timeoutMs) : undefined) ??
+        new ClientError(
+          ClientErrorCode.TASK_TIMEOUT,
+          ErrorCode.TIMEOUT,
+          `no response to ${describe(task.command)} within ${String(task.timeoutMs)} ms`,
+          { command: task.command },
+        );
       this.#retryOrFail(task, err, this.defaults.retryDelayMs);
     }
     for (const task of [...this.#waiting]) {
@@ -324,6 +409,7 @@ export class TaskQueue {
     this.flush();
     let next = Number.POSITIVE_INFINITY;
     for (const task of this.#inFlight.values()) next = Math.min(next, task.dueAt);
+    for (const task of this.#inFallback.values()) next = Math.min(next, task.dueAt);
     for (const task of this.#waiting) next = Math.min(next, task.dueAt, task.expiresAt);
     for (const task of this.#queue) next = Math.min(next, task.expiresAt);
     if (next !== Number.POSITIVE_INFINITY) this.#deadlines.set(DEADLINE_KEY, next, this.#tick);

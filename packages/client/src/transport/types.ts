@@ -35,6 +35,8 @@ export interface Link {
 export interface Transport {
   /** Short name for logs: "tcp", "tls", "ws". */
   readonly name: string;
+  /** The URL it dials, when it has one (WebSocket): the short link derives the server's HTTP address from it. */
+  readonly url?: string;
   connect(handlers: LinkHandlers, signal: AbortSignal): Promise<Link>;
 }
 

@@ -53,6 +53,7 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
   const { url } = options;
   return {
     name: url.startsWith('wss:') ? 'wss' : 'ws',
+    url,
     connect: (handlers, signal) => openWebSocket(new Ctor(url), url, maxBodyBytes, handlers, signal),
   };
 }
