@@ -117,9 +117,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   if (options.webhooks) Object.assign(ctx, { webhooks: options.webhooks(ctx) });
 
-  // Before any session exists: a cluster bus subscribes to this node's channel here.
-  await ctx.bus.start(localNode(ctx));
   const sweeper = new Sweeper(ctx);
+  // Before any session exists: a cluster bus subscribes to this node's channel here.
+  await ctx.bus.start(localNode(ctx, sweeper));
   const accept = (connection: Connection) => {
     const session = new Session(ctx, connection);
     sweeper.add(session);

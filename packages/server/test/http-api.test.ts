@@ -356,6 +356,37 @@ describe('http api', () => {
     assert.deepEqual(offline.json.platforms, []);
   });
 
+  test('one node: sessions are listed and one session can be kicked; nodes lists this node', async () => {
+    const a = await ts.login('by-session', 'tcp', { deviceId: 'a' });
+    const b = await ts.login('by-session', 'ws', { deviceId: 'b' });
+    interface SessionsJson {
+      sessions: { sessionId: string; deviceId: string; transport: string; nodeId: string }[];
+      cluster?: unknown;
+    }
+    const listed = await api<SessionsJson>('GET', '/v1/users/by-session/sessions');
+    assert.equal(listed.status, 200);
+    assert.equal(listed.json.cluster, undefined, 'no cluster part with the in-process bus');
+    const byDevice = new Map(listed.json.sessions.map((s) => [s.deviceId, s]));
+    assert.equal(byDevice.get('a')?.transport, 'tcp');
+    assert.equal(byDevice.get('b')?.transport, 'ws');
+    const kicked = await api<{ kicked: number }>('POST', '/v1/users/by-session/kick', {
+      sessionId: byDevice.get('b')?.sessionId,
+    });
+    assert.deepEqual(kicked.json, { kicked: 1 });
+    assert.equal((await b.closed).kick?.reason, ErrorCode.KICKED_BY_ADMIN);
+    assert.deepEqual((await api<SessionsJson>('GET', '/v1/users/by-session/sessions')).json.sessions.length, 1);
+    a.destroy();
+
+    const nodes = await api<{ complete: boolean; nodes: { nodeId: string; answered: boolean; connections: number }[] }>(
+      'GET',
+      '/v1/nodes',
+    );
+    assert.equal(nodes.json.complete, true);
+    assert.equal(nodes.json.nodes.length, 1);
+    assert.equal(nodes.json.nodes[0]?.answered, true);
+    assertError(await api('GET', '/v1/nodes?timeoutMs=0'), 400, ErrorCode.INVALID_ARGUMENT);
+  });
+
   test('ids in paths are URL-decoded', async () => {
     const client = await ts.login('team/bot', 'tcp', { platform: pb.Platform.SERVER });
     const presence = await api<PresenceJson>('GET', `/v1/users/${encodeURIComponent('team/bot')}/presence`);
@@ -396,10 +427,12 @@ describe('http api', () => {
       'GET /v1/conversations/{id}/members',
       'GET /v1/conversations/{id}/messages',
       'GET /v1/endpoints',
+      'GET /v1/nodes',
       'GET /v1/push/web/vapid-public-key',
       'GET /v1/stats',
       'GET /v1/users/{userId}/presence',
       'GET /v1/users/{userId}/push',
+      'GET /v1/users/{userId}/sessions',
       'POST /v1/conversations',
       'POST /v1/conversations/{id}/members',
       'POST /v1/conversations/{id}/system-messages',

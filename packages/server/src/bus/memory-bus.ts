@@ -1,9 +1,18 @@
-import { pb } from '@parley/protocol';
+import { type ErrorCode, pb } from '@parley/protocol';
 import type { SessionRegistry } from '../session/registry.js';
-import type { Bus, ClusterPresence, LocalNode } from './types.js';
+import type {
+  Bus,
+  ClusterAnswers,
+  ClusterPresence,
+  LocalNode,
+  NodeStats,
+  SessionInfo,
+  SessionTarget,
+} from './types.js';
 
 /** The single-node bus: every session lives in this process's registry. */
 export class MemoryBus implements Bus {
+  readonly clustered = false;
   #local: LocalNode | undefined;
 
   constructor(
@@ -79,6 +88,28 @@ export class MemoryBus implements Bus {
 
   sendToRoom(): void {
     // No other node has members.
+  }
+
+  kickSessions(target: SessionTarget, reason: ErrorCode, message: string): Promise<ClusterAnswers<number>> {
+    return this.#alone(this.#node().kickSessions(target, reason, message));
+  }
+
+  nodeStats(): Promise<ClusterAnswers<NodeStats>> {
+    return this.#alone(this.#node().stats());
+  }
+
+  userSessions(userId: string): Promise<ClusterAnswers<SessionInfo[]>> {
+    return this.#alone(this.#node().userSessions(userId));
+  }
+
+  #node(): LocalNode {
+    if (!this.#local) throw new Error('the bus is not started');
+    return this.#local;
+  }
+
+  /** This node's answer is the whole cluster's. */
+  #alone<T>(value: T): Promise<ClusterAnswers<T>> {
+    return Promise.resolve({ answers: [{ nodeId: this.nodeId, value }], missing: [], unavailable: false });
   }
 
   close(): Promise<void> {

@@ -11,6 +11,9 @@ export interface Bus {
   /** This node's id (config `nodeId`). */
   readonly nodeId: string;
 
+  /** Whether other nodes may exist (a cluster bus): admin answers then report per node. */
+  readonly clustered: boolean;
+
   /**
    * Connects the bus to this node's sessions. Resolves once the bus is ready to route, or
    * after a bounded wait if its backing service is down (it keeps retrying in the background).
@@ -63,6 +66,28 @@ export interface Bus {
   /** A room message (pb.Message bytes) to the other nodes that have members in the room. */
   sendToRoom(roomId: string, message: Uint8Array, exceptSessionId: string): void;
 
+  // Admin operations on live sessions ---------------------------------------------------
+
+  /**
+   * Ends the sessions that match `target` (KICK with `reason`) on this node and on every node
+   * holding one of the user's devices, as presence tells. Waits at most `timeoutMs` for the
+   * other nodes' counts; never throws: nodes that do not answer in time are listed in
+   * `missing`, and a cluster that cannot be asked sets `unavailable` (this node's count stands).
+   */
+  kickSessions(
+    target: SessionTarget,
+    reason: ErrorCode,
+    message: string,
+    timeoutMs: number,
+  ): Promise<ClusterAnswers<number>>;
+  /**
+   * The counts of every live node (this one included), asked over the bus with the same
+   * bounded wait and the same reporting of silent nodes as `kickSessions`.
+   */
+  nodeStats(timeoutMs: number): Promise<ClusterAnswers<NodeStats>>;
+  /** The user's live sessions on every node holding one of the user's devices (bounded wait, as above). */
+  userSessions(userId: string, timeoutMs: number): Promise<ClusterAnswers<SessionInfo[]>>;
+
   close(): Promise<void>;
 }
 
@@ -74,6 +99,64 @@ export interface LocalNode {
   /** A followed user's presence changed on another node. */
   presenceChanged(userId: string): void;
   kick(userId: string, match: KickMatch, before: number, reason: ErrorCode, message: string): void;
+  /** Admin kick of this node's matching sessions; returns how many were ended. */
+  kickSessions(target: SessionTarget, reason: ErrorCode, message: string): number;
+  /** This node's counts. */
+  stats(): NodeStats;
+  /** The user's logged-in sessions on this node. */
+  userSessions(userId: string): SessionInfo[];
+}
+
+/** Which logged-in sessions an admin kick ends: all of a user's, one device's, or one session. */
+export interface SessionTarget {
+  userId: string;
+  deviceId?: string;
+  sessionId?: string;
+}
+
+/** One node's counts, for the admin API. */
+export interface NodeStats {
+  nodeId: string;
+  /** When the node started (ms since epoch). */
+  startedAt: number;
+  /** Open connections, logged in or not. */
+  connections: number;
+  /** Open connections per transport (`tcp`, `tls`, `ws`; transports without any are absent). */
+  connectionsByTransport: Record<string, number>;
+  /** Logged-in sessions. */
+  sessions: number;
+  /** Users with at least one session on the node. */
+  usersOnline: number;
+  /** Live chat rooms with members on the node. */
+  rooms: number;
+}
+
+/** One logged-in session, for the admin API. */
+export interface SessionInfo {
+  nodeId: string;
+  sessionId: string;
+  deviceId: string;
+  platform: pb.Platform;
+  transport: string;
+  /** When the connection opened (ms since epoch). */
+  openedAt: number;
+}
+
+/** What the nodes asked by a cluster-wide admin operation answered. */
+export interface ClusterAnswers<T> {
+  /** One entry per node that answered; this node's always comes first. */
+  answers: { nodeId: string; value: T }[];
+  /** Nodes asked that gave no answer within the timeout (hung, overloaded or just died). */
+  missing: MissingNode[];
+  /** The other nodes could not be asked (Redis down): `answers` holds this node's alone. */
+  unavailable: boolean;
+}
+
+export interface MissingNode {
+  nodeId: string;
+  /** When the node started and last refreshed its entries (ms since epoch; 0 = unknown). */
+  startedAt: number;
+  lastSeen: number;
 }
 
 export interface DeviceRef {

@@ -5,6 +5,7 @@ import { ErrorCode, ParleyError } from '@parley/protocol';
 import { type Context, Hono } from 'hono';
 import type { z } from 'zod';
 import type { ServerAddresses, StartedServer } from '../server.js';
+import { nodeRoutes } from './cluster.js';
 import { conversationRoutes } from './conversations.js';
 import { readBody } from './body.js';
 import { describeIssues, errorResponse, invalidArgument } from './errors.js';
@@ -50,6 +51,7 @@ export function createHttpApp(parts: HttpApiParts, options: HttpApiOptions = {})
   routes.push(
     ...operationRoutes(parts, routes),
     ...userRoutes(parts),
+    ...nodeRoutes(parts),
     ...conversationRoutes(parts),
     ...pushRoutes(parts),
     shortLinkRoute(parts, maxBodyBytes),

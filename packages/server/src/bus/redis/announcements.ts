@@ -20,6 +20,7 @@ export class Announcements {
     private readonly keys: ClusterKeys,
     private readonly nodeId: string,
     private readonly ttlMs: number,
+    private readonly startedAt: number,
   ) {}
 
   hasUser(userId: string): boolean {
@@ -74,6 +75,8 @@ export class Announcements {
   /** This node is alive; its user set outlives it long enough to be cleaned up after. */
   writeNode(p: ChainableCommander, now: number): void {
     p.zadd(this.keys.nodes(), now + this.ttlMs, this.nodeId);
+    p.hset(this.keys.nodeInfo(), this.nodeId, stamp(`${String(this.startedAt)},${String(now)}`, now + this.ttlMs));
+    p.pexpire(this.keys.nodeInfo(), NODE_USERS_TTL_MS);
     p.pexpire(this.keys.nodeUsers(this.nodeId), NODE_USERS_TTL_MS);
   }
 

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@parley/protocol';
-import type { KickMatch } from '../types.js';
+import type { KickMatch, SessionTarget } from '../types.js';
 
 /**
  * What one node publishes to another's channel. On the wire: one kind byte, a 4-byte
@@ -18,11 +18,22 @@ export type Envelope =
       before: number;
       reason: ErrorCode;
       message: string;
-    };
+    }
+  /** An admin request; the node answers on the asker's channel with the same id. */
+  | { kind: 'ask'; from: string; id: string; ask: AdminAsk }
+  /** The answer to an ask; its value is checked by the asker, which knows what it asked. */
+  | { kind: 'answer'; from: string; id: string; value: unknown };
+
+/** What one node asks another to do for the admin API. */
+export type AdminAsk =
+  | { op: 'kick'; target: SessionTarget; reason: ErrorCode; message: string }
+  | { op: 'stats' }
+  | { op: 'sessions'; userId: string };
 
 export type EnvelopeKind = Envelope['kind'];
 
-const KINDS: readonly EnvelopeKind[] = ['users', 'room', 'presence', 'kick'];
+// Append only: a kind's byte is its index.
+const KINDS: readonly EnvelopeKind[] = ['users', 'room', 'presence', 'kick', 'ask', 'answer'];
 const EMPTY = new Uint8Array(0);
 
 export function encodeEnvelope(envelope: Envelope): Buffer {
@@ -95,7 +106,42 @@ export function decodeEnvelope(bytes: Buffer): Envelope {
         message: header.message,
       };
     }
+    case 'ask':
+      if (typeof header.id !== 'string') throw new EnvelopeError('ask envelope without its id');
+      return { kind, from, id: header.id, ask: parseAsk(header.ask) };
+    case 'answer':
+      if (typeof header.id !== 'string') throw new EnvelopeError('answer envelope without its id');
+      return { kind, from, id: header.id, value: header.value };
   }
+}
+
+function parseAsk(value: unknown): AdminAsk {
+  const ask = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  switch (ask.op) {
+    case 'stats':
+      return { op: 'stats' };
+    case 'sessions':
+      if (typeof ask.userId !== 'string') break;
+      return { op: 'sessions', userId: ask.userId };
+    case 'kick': {
+      const t = (typeof ask.target === 'object' && ask.target !== null ? ask.target : {}) as Record<string, unknown>;
+      const optional = (v: unknown) => v === undefined || typeof v === 'string';
+      if (
+        typeof t.userId !== 'string' ||
+        !optional(t.deviceId) ||
+        !optional(t.sessionId) ||
+        !isErrorCode(ask.reason) ||
+        typeof ask.message !== 'string'
+      ) {
+        break;
+      }
+      const target: SessionTarget = { userId: t.userId };
+      if (typeof t.deviceId === 'string') target.deviceId = t.deviceId;
+      if (typeof t.sessionId === 'string') target.sessionId = t.sessionId;
+      return { op: 'kick', target, reason: ask.reason, message: ask.message };
+    }
+  }
+  throw new EnvelopeError('malformed ask envelope');
 }
 
 function isErrorCode(value: unknown): value is ErrorCode {

@@ -1,3 +1,5 @@
+import { pb } from '@parley/protocol';
+
 /**
  * Redis names of one cluster, all under one prefix (config `cluster.keyPrefix`). The hashes
  * hold one field per node (or per node and device); each field's value ends with
@@ -39,6 +41,11 @@ export class ClusterKeys {
   /** ZSET node id → expiresAt: the nodes alive, as far as their refreshes tell. */
   nodes(): string {
     return `${this.prefix}:nodes`;
+  }
+
+  /** HASH `<nodeId>` → `<startedAt>,<refreshedAt>|<expiresAt>`: when each node started and last refreshed. */
+  nodeInfo(): string {
+    return `${this.prefix}:ni`;
   }
 
   /** SET: users with devices on the node, so a node that dies can be cleaned up after. */
@@ -102,4 +109,15 @@ export function parseDeviceData(data: string): { platform: number; background: b
   const comma = data.indexOf(',');
   if (comma === -1) return { platform: Number(data), background: false };
   return { platform: Number(data.slice(0, comma)), background: data.slice(comma + 1) === 'bg' };
+}
+
+/** A `nodeInfo` field's value, expired or not: when the node started and last refreshed (0 = unknown). */
+export function parseNodeInfo(value: string | undefined): { startedAt: number; lastSeen: number } {
+  const [startedAt = '', refreshedAt = ''] = (value ?? '').split('|')[0]?.split(',') ?? [];
+  return { startedAt: Number(startedAt) || 0, lastSeen: Number(refreshedAt) || 0 };
+}
+
+/** Whether a number read from Redis or a peer is a platform of the wire enum. */
+export function isPlatform(n: unknown): n is pb.Platform {
+  return (Object.values(pb.Platform) as unknown[]).includes(n);
 }

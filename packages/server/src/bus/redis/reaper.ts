@@ -55,6 +55,11 @@ export class Reaper {
       if (write.length > 0) await write.exec();
       this.notify(users);
     } while (cursor !== '0');
-    await cmd.pipeline().del(this.keys.nodeUsers(node)).zrem(this.keys.nodes(), node).exec();
+    await cmd
+      .pipeline()
+      .del(this.keys.nodeUsers(node))
+      .zrem(this.keys.nodes(), node)
+      .hdel(this.keys.nodeInfo(), node)
+      .exec();
   }
 }

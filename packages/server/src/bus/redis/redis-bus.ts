@@ -1,10 +1,29 @@
 import { type ErrorCode, pb } from '@parley/protocol';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
-import type { Bus, ClusterPresence, DeviceRef, KickMatch, LocalNode } from '../types.js';
+import type {
+  Bus,
+  ClusterAnswers,
+  ClusterPresence,
+  DeviceRef,
+  KickMatch,
+  LocalNode,
+  NodeStats,
+  SessionInfo,
+  SessionTarget,
+} from '../types.js';
 import { Announcements } from './announcements.js';
+import { ClusterAdmin } from './cluster-admin.js';
 import { type Envelope, decodeEnvelope, encodeEnvelope } from './envelope.js';
-import { ClusterKeys, LAST_SEEN_TTL_S, deviceField, liveFields, parseDeviceData, parseDeviceField } from './keys.js';
+import {
+  ClusterKeys,
+  LAST_SEEN_TTL_S,
+  deviceField,
+  isPlatform,
+  liveFields,
+  parseDeviceData,
+  parseDeviceField,
+} from './keys.js';
 import { Reaper } from './reaper.js';
 import { RedisLink } from './redis-link.js';
 
@@ -49,12 +68,14 @@ return v`;
  */
 export class RedisBus implements Bus {
   readonly nodeId: string;
+  readonly clustered = true;
   readonly #keys: ClusterKeys;
   readonly #channel: string;
   readonly #ttl: number;
   readonly #link: RedisLink;
   readonly #announced: Announcements;
   readonly #reaper: Reaper;
+  readonly #admin: ClusterAdmin;
   readonly #metrics: Metrics;
   readonly #logger: Logger;
   #local: LocalNode | undefined;
@@ -69,7 +90,7 @@ export class RedisBus implements Bus {
     this.#ttl = options.presenceTtlMs;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
-    this.#announced = new Announcements(this.#keys, this.nodeId, this.#ttl);
+    this.#announced = new Announcements(this.#keys, this.nodeId, this.#ttl, Date.now());
     this.#link = new RedisLink({
       url: options.url,
       nodeId: options.nodeId,
@@ -89,6 +110,14 @@ export class RedisBus implements Bus {
         this.#local?.presenceChanged(userId);
         this.presenceChanged(userId);
       }
+    });
+    this.#admin = new ClusterAdmin({
+      link: this.#link,
+      keys: this.#keys,
+      nodeId: this.nodeId,
+      metrics: this.#metrics,
+      logger: this.#logger,
+      local: () => this.#local,
     });
   }
 
@@ -308,13 +337,34 @@ export class RedisBus implements Bus {
     }));
   }
 
+  // Admin operations on live sessions (see ClusterAdmin) -----------------------------------
+
+  kickSessions(
+    target: SessionTarget,
+    reason: ErrorCode,
+    message: string,
+    timeoutMs: number,
+  ): Promise<ClusterAnswers<number>> {
+    return this.#admin.kick(target, reason, message, timeoutMs);
+  }
+
+  nodeStats(timeoutMs: number): Promise<ClusterAnswers<NodeStats>> {
+    return this.#admin.stats(timeoutMs);
+  }
+
+  userSessions(userId: string, timeoutMs: number): Promise<ClusterAnswers<SessionInfo[]>> {
+    return this.#admin.sessions(userId, timeoutMs);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#refreshTimer);
+    this.#admin.close();
     if (this.#link.up) {
       // A graceful stop: this node leaves nothing for a live node to clean up.
       await this.#link.cmd
         .pipeline()
         .zrem(this.#keys.nodes(), this.nodeId)
+        .hdel(this.#keys.nodeInfo(), this.nodeId)
         .del(this.#keys.nodeUsers(this.nodeId))
         .exec()
         .catch((err: unknown) => {
@@ -411,6 +461,12 @@ export class RedisBus implements Bus {
       case 'kick':
         local.kick(e.userId, e.match, e.before, e.reason, e.message);
         break;
+      case 'ask':
+        this.#admin.onAsk(e);
+        break;
+      case 'answer':
+        this.#admin.onAnswer(e);
+        break;
     }
   }
 
@@ -469,15 +525,11 @@ export class RedisBus implements Bus {
   }
 }
 
-function toPlatform(n: number): pb.Platform {
-  return isPlatform(n) ? n : pb.Platform.PLATFORM_UNSPECIFIED;
-}
-
-function isPlatform(n: number): n is pb.Platform {
-  return (Object.values(pb.Platform) as unknown[]).includes(n);
-}
-
 function hashOf(reply: [Error | null, unknown] | undefined): Record<string, string> {
   if (!reply || reply[0]) return {};
   return (reply[1] ?? {}) as Record<string, string>;
+}
+
+function toPlatform(n: number): pb.Platform {
+  return isPlatform(n) ? n : pb.Platform.PLATFORM_UNSPECIFIED;
 }
