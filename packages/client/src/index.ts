@@ -29,7 +29,17 @@ export {
   type WebSocketTransportOptions,
   webSocketTransport,
 } from './transport/websocket.js';
-export { Command, ErrorCode, ParleyError, ProtocolError, pb } from '@parley/protocol';
+export {
+  Command,
+  ErrorCode,
+  FRAME_CONTENT_TYPE,
+  ParleyError,
+  ProtocolError,
+  SHORT_LINK_COMMANDS,
+  SHORT_LINK_MAX_FRAMES,
+  SHORT_LINK_PATH,
+  pb,
+} from '@parley/protocol';
 export {
   DEFAULT_HEARTBEAT_CONFIG,
   type HeartbeatTransition,
@@ -65,15 +75,14 @@ export {
   type ParleyClientOptions,
 } from './client.js';
 export { ShortLink, type ShortLinkEvents, type ShortLinkOptions } from './shortlink/short-link.js';
-export { FRAME_CONTENT_TYPE, HttpLink, type HttpLinkOptions, ShortLinkError } from './shortlink/http-link.js';
+export { HttpLink, type HttpLinkOptions, ShortLinkError } from './shortlink/http-link.js';
 export {
   DEFAULT_SHORT_LINK_POLICY,
   type LinkKind,
   ShortLinkPolicy,
   type ShortLinkPolicyOptions,
 } from './shortlink/policy.js';
-export { SHORT_LINK_COMMANDS, SHORT_LINK_MAX_FRAMES } from './shortlink/commands.js';
-export { SHORT_LINK_PATH, shortLinkUrl, shortLinkUrlFromEndpoints, shortLinkUrlOf } from './shortlink/url.js';
+export { shortLinkUrl, shortLinkUrlFromEndpoints, shortLinkUrlOf } from './shortlink/url.js';
 export type { FallbackChannel, FallbackPort } from './tasks/task-queue.js';
 export { Outbox, type OutboxOptions } from './outbox/outbox.js';
 export { KeyValueOutboxStore } from './outbox/outbox-store.js';

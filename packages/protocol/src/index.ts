@@ -37,3 +37,4 @@ export {
   schema,
 } from './commands.js';
 export { type CodecOptions, FrameCodec, type Sender, type StatusInput, roleOf } from './codec.js';
+export { FRAME_CONTENT_TYPE, SHORT_LINK_COMMANDS, SHORT_LINK_MAX_FRAMES, SHORT_LINK_PATH } from './short-link.js';

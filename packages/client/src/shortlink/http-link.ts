@@ -1,8 +1,13 @@
-import { DEFAULT_MAX_BODY_BYTES, ErrorCode, type Frame, FrameDecoder, ProtocolError } from '@parley/protocol';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  ErrorCode,
+  FRAME_CONTENT_TYPE,
+  type Frame,
+  FrameDecoder,
+  ProtocolError,
+} from '@parley/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import { fetchToken } from '../connection/login.js';
-
-export const FRAME_CONTENT_TYPE = 'application/x-parley-frame';
 
 /**
  * A failed short-link call. `status` is the HTTP status (0 when no answer arrived); `code` the

@@ -1,9 +1,16 @@
-import { Command, ErrorCode, Flags, MAX_SEQ, commandName } from '@parley/protocol';
+import {
+  Command,
+  ErrorCode,
+  Flags,
+  MAX_SEQ,
+  SHORT_LINK_COMMANDS,
+  SHORT_LINK_MAX_FRAMES,
+  commandName,
+} from '@parley/protocol';
 import type { Connection } from '../connection/connection.js';
 import { ClientError, isRetryable } from '../errors.js';
 import { Emitter } from '../events.js';
 import type { FallbackChannel, FallbackPort } from '../tasks/task-queue.js';
-import { SHORT_LINK_COMMANDS, SHORT_LINK_MAX_FRAMES } from './commands.js';
 import { HttpLink, ShortLinkError } from './http-link.js';
 import { type LinkKind, ShortLinkPolicy, type ShortLinkPolicyOptions } from './policy.js';
 

@@ -1,7 +1,6 @@
+import { SHORT_LINK_PATH } from '@parley/protocol';
 import type { ServerEndpoints } from '../dns/server-endpoints.js';
 import type { Transport } from '../transport/types.js';
-
-export const SHORT_LINK_PATH = '/v1/link';
 
 /**
  * The short link's URL from a server address: a WebSocket URL maps to HTTP on the same host and

@@ -1,4 +1,15 @@
-import { Command, ErrorCode, type Frame, FrameDecoder, ParleyError, ProtocolError, pb } from '@parley/protocol';
+import {
+  ErrorCode,
+  FRAME_CONTENT_TYPE,
+  type Frame,
+  FrameDecoder,
+  ParleyError,
+  ProtocolError,
+  SHORT_LINK_COMMANDS,
+  SHORT_LINK_MAX_FRAMES,
+  SHORT_LINK_PATH,
+  pb,
+} from '@parley/protocol';
 import { ulid } from 'ulid';
 import { validId } from '../auth/tokens.js';
 import type { Connection } from '../gateway/connection.js';
@@ -10,33 +21,9 @@ import { readBody } from './body.js';
 import { errorResponse } from './errors.js';
 import { route, type AnyRoute } from './route.js';
 
-/** Requests the short link carries: everything that needs no live connection. */
-const ALLOWED = new Set<number>([
-  Command.SEND,
-  Command.RECALL,
-  Command.CURSOR,
-  Command.SYNC_CONVERSATIONS,
-  Command.SYNC_MESSAGES,
-  Command.HISTORY,
-  Command.CONV_CREATE,
-  Command.CONV_GET,
-  Command.CONV_LIST,
-  Command.CONV_UPDATE,
-  Command.MEMBERS_LIST,
-  Command.MEMBERS_ADD,
-  Command.MEMBERS_REMOVE,
-  Command.CONV_LEAVE,
-  Command.MEMBER_ROLE,
-  Command.MEMBER_SPEAK_MUTE,
-  Command.CONV_MUTE,
-  Command.PRESENCE_QUERY,
-  Command.PING,
-]);
-const MAX_FRAMES = 32;
 const ANSWER_TIMEOUT_MS = 15_000;
 /** Users whose short-link rate limits are remembered (least recently used dropped first). */
 const MAX_TRACKED_USERS = 10_000;
-export const FRAME_CONTENT_TYPE = 'application/x-parley-frame';
 
 /**
  * The short link: when the long link cannot be established, a client posts the same request
@@ -50,7 +37,7 @@ export function shortLinkRoute(parts: HttpApiParts, maxBodyBytes: number): AnyRo
   const buckets = new Map<string, { request?: TokenBucket; send?: TokenBucket }>();
   return route({
     method: 'post',
-    path: '/v1/link',
+    path: SHORT_LINK_PATH,
     operationId: 'shortLink',
     tag: 'short link',
     summary: 'Carry protocol requests over HTTP when the long link is down',
@@ -77,8 +64,8 @@ export function shortLinkRoute(parts: HttpApiParts, maxBodyBytes: number): AnyRo
         if (err instanceof ProtocolError) return errorResponse(ErrorCode.BAD_BODY, err.message);
         throw err;
       }
-      if (frames.length === 0 || frames.length > MAX_FRAMES) {
-        throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `send 1 to ${String(MAX_FRAMES)} whole frames`);
+      if (frames.length === 0 || frames.length > SHORT_LINK_MAX_FRAMES) {
+        throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `send 1 to ${String(SHORT_LINK_MAX_FRAMES)} whole frames`);
       }
 
       const out = new HttpCollector();
@@ -95,7 +82,7 @@ export function shortLinkRoute(parts: HttpApiParts, maxBodyBytes: number): AnyRo
       const awaited = new Set<number>();
       for (const frame of frames) {
         if (frame.seq !== 0) awaited.add(frame.seq);
-        if (!ALLOWED.has(frame.command)) {
+        if (!SHORT_LINK_COMMANDS.has(frame.command)) {
           if (frame.seq !== 0) {
             out.send(
               ctx.codec.errorResponse(frame.command, frame.seq, {
