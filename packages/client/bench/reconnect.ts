@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { pb } from '@parley/protocol';
 import { FixedHeartbeat, ParleyClient } from '../src/index.js';
-import { Harness, type Kind } from '../test/connection-harness.js';
+import { Harness, KINDS, type Kind } from '../test/connection-harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +20,10 @@ const { values } = parseArgs({
 });
 const runs = Number(values.runs);
 const kind = values.transport as Kind;
+if (!KINDS.includes(kind)) {
+  console.error(`--transport must be one of ${KINDS.join(', ')}, not ${values.transport}`);
+  process.exit(2);
+}
 const jitterMs = Number(values['jitter-ms']);
 
 function percentile(sorted: readonly number[], p: number): number {
