@@ -49,22 +49,8 @@ export {
   type SmartHeartbeatOptions,
 } from './heartbeat/index.js';
 export { type KeyValueStore, MemoryKeyValueStore } from './storage/key-value.js';
-export type { AddressReporter, AddressSource, ResolvedAddress, Resolver } from './dns/types.js';
-export { AddressScores, type AddressScoresOptions } from './dns/address-scores.js';
-export { CachingResolver, type CachingResolverOptions } from './dns/caching-resolver.js';
-export { ChainResolver, type ChainResolverOptions } from './dns/chain-resolver.js';
-export { HttpDnsResolver, type HttpDnsResolverOptions } from './dns/httpdns-resolver.js';
-export { StaticResolver, type StaticResolverOptions } from './dns/static-resolver.js';
-export { type ConnectRacedOptions, type RaceWinner, connectRaced, interleaveFamilies } from './dns/happy-eyeballs.js';
-export { type AttemptFailure, ConnectRaceError, DnsError, DnsErrorCode } from './dns/dns-errors.js';
-export { type AddressScope, addressScope, canonicalIp, ipFamily } from './dns/ip.js';
-export {
-  type FetchServerEndpointsOptions,
-  type ServerEndpoints,
-  endpointAddresses,
-  fetchServerEndpoints,
-  parseServerEndpoints,
-} from './dns/server-endpoints.js';
+// DNS (HTTPDNS, IP lists, happy eyeballs) serves the Node transports: '@parley/client/dns' or '/node'.
+export type { ResolvedAddress, Resolver, ServerEndpoints } from './dns/index.js';
 export {
   type CreateConversationOptions,
   type CursorEvent,

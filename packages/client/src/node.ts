@@ -8,3 +8,5 @@ export { type LookupAll, SystemResolver, type SystemResolverOptions } from './dn
 export { type TlsConnectByIpOptions, tlsConnectByIp } from './dns/node-tls.js';
 export type { ResolvedDialOptions } from './transport/node-resolved.js';
 export { type NodeEndpointOptions, nodeEndpointTransport } from './transport/node-endpoint.js';
+// DNS resolution for these transports (also '@parley/client/dns').
+export * from './dns/index.js';

@@ -5,16 +5,15 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pb } from '@parley/protocol';
+import { FixedHeartbeat, ParleyClient, type Transport } from '../src/index.js';
 import {
   CachingResolver,
   ChainResolver,
-  FixedHeartbeat,
   HttpDnsResolver,
-  ParleyClient,
   StaticResolver,
-  type Transport,
-} from '../src/index.js';
-import { tcpTransport, tlsTransport } from '../src/node.js';
+  tcpTransport,
+  tlsTransport,
+} from '../src/node.js';
 import { FAST_BACKOFF, Harness, type Kind, waitFor } from './connection-harness.js';
 import { UNLIMITED, waitForStates } from './client-helpers.js';
 

@@ -1,5 +1,5 @@
 // DNS checks: the system resolver against HTTPDNS.
-import { HttpDnsResolver, type ResolvedAddress, addressScope, canonicalIp, ipFamily } from '@parley/client';
+import { HttpDnsResolver, type ResolvedAddress, addressScope, canonicalIp, ipFamily } from '@parley/client/dns';
 import { SystemResolver } from '@parley/client/node';
 import {
   type AddressOrigin,

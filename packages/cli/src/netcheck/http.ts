@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { type PeerCertificate, checkServerIdentity } from 'node:tls';
-import { parseServerEndpoints } from '@parley/client';
+import { parseServerEndpoints } from '@parley/client/dns';
 import { type EndpointsReport, describe, roundMs } from './report.js';
 
 /** Where and how to reach the HTTP port. */
