@@ -13,42 +13,20 @@ export class Metrics {
     labelNames: ['transport', 'state'] as const,
     registers: [this.registry],
   });
-  readonly connectionsClosed = new Counter({
-    name: 'parley_connections_closed_total',
-    help: 'Closed connections by transport and reason code name',
-    labelNames: ['transport', 'reason'] as const,
-    registers: [this.registry],
-  });
-  readonly framesIn = new Counter({
-    name: 'parley_frames_in_total',
-    help: 'Frames received',
-    labelNames: ['transport'] as const,
-    registers: [this.registry],
-  });
-  readonly framesOut = new Counter({
-    name: 'parley_frames_out_total',
-    help: 'Frames sent',
-    labelNames: ['transport'] as const,
-    registers: [this.registry],
-  });
-  readonly bytesIn = new Counter({
-    name: 'parley_bytes_in_total',
-    help: 'Bytes received in frames',
-    labelNames: ['transport'] as const,
-    registers: [this.registry],
-  });
-  readonly bytesOut = new Counter({
-    name: 'parley_bytes_out_total',
-    help: 'Bytes sent in frames',
-    labelNames: ['transport'] as const,
-    registers: [this.registry],
-  });
-  readonly messagesAcked = new Counter({
-    name: 'parley_messages_acked_total',
-    help: 'Messages acknowledged to their senders (duplicates counted separately)',
-    labelNames: ['duplicate'] as const,
-    registers: [this.registry],
-  });
+  readonly connectionsClosed = this.#counter(
+    'parley_connections_closed_total',
+    'Closed connections by transport and reason code name',
+    ['transport', 'reason'],
+  );
+  readonly framesIn = this.#counter('parley_frames_in_total', 'Frames received', ['transport']);
+  readonly framesOut = this.#counter('parley_frames_out_total', 'Frames sent', ['transport']);
+  readonly bytesIn = this.#counter('parley_bytes_in_total', 'Bytes received in frames', ['transport']);
+  readonly bytesOut = this.#counter('parley_bytes_out_total', 'Bytes sent in frames', ['transport']);
+  readonly messagesAcked = this.#counter(
+    'parley_messages_acked_total',
+    'Messages acknowledged to their senders (duplicates counted separately)',
+    ['duplicate'],
+  );
   readonly ackLatency = new Histogram({
     name: 'parley_ack_latency_seconds',
     help: 'Time from a SEND frame arriving to its ack being queued',
@@ -67,68 +45,49 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
-  readonly errors = new Counter({
-    name: 'parley_errors_total',
-    help: 'Errors returned or raised, by code name',
-    labelNames: ['code'] as const,
-    registers: [this.registry],
-  });
-  readonly heartbeatTimeouts = new Counter({
-    name: 'parley_heartbeat_timeouts_total',
-    help: 'Connections closed for silence past their heartbeat interval plus grace',
-    registers: [this.registry],
-  });
+  readonly errors = this.#counter('parley_errors_total', 'Errors returned or raised, by code name', ['code']);
+  readonly heartbeatTimeouts = this.#counter(
+    'parley_heartbeat_timeouts_total',
+    'Connections closed for silence past their heartbeat interval plus grace',
+  );
 
-  readonly busPublishes = new Counter({
-    name: 'parley_bus_publishes_total',
-    help: 'Envelopes published to other nodes (one per node per fan-out), by kind',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
-  readonly busReceived = new Counter({
-    name: 'parley_bus_received_total',
-    help: 'Envelopes received from other nodes, by kind',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
-  readonly busSkipped = new Counter({
-    name: 'parley_bus_skipped_total',
-    help: 'Cross-node routings skipped while Redis was unreachable (recipients catch up at sync)',
-    registers: [this.registry],
-  });
-  readonly redisErrors = new Counter({
-    name: 'parley_redis_errors_total',
-    help: 'Redis connection and command errors',
-    registers: [this.registry],
-  });
-  readonly redisReconnects = new Counter({
-    name: 'parley_redis_reconnects_total',
-    help: 'Times the Redis connection came back after an outage',
-    registers: [this.registry],
-  });
+  readonly busPublishes = this.#counter(
+    'parley_bus_publishes_total',
+    'Envelopes published to other nodes (one per node per fan-out), by kind',
+    ['kind'],
+  );
+  readonly busReceived = this.#counter('parley_bus_received_total', 'Envelopes received from other nodes, by kind', [
+    'kind',
+  ]);
+  readonly busSkipped = this.#counter(
+    'parley_bus_skipped_total',
+    'Cross-node routings skipped while Redis was unreachable (recipients catch up at sync)',
+  );
+  readonly redisErrors = this.#counter('parley_redis_errors_total', 'Redis connection and command errors');
+  readonly redisReconnects = this.#counter(
+    'parley_redis_reconnects_total',
+    'Times the Redis connection came back after an outage',
+  );
   readonly redisUp = new Gauge({
     name: 'parley_redis_up',
     help: '1 while the Redis command connection is ready, 0 during an outage',
     registers: [this.registry],
   });
 
-  readonly pushQueued = new Counter({
-    name: 'parley_push_queued_total',
-    help: 'Messages queued for a device notification (several may coalesce into one)',
-    registers: [this.registry],
-  });
-  readonly pushSkipped = new Counter({
-    name: 'parley_push_skipped_total',
-    help: 'Device notifications not sent, by reason (muted, online, read, no_device, provider_off, gave_up)',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
-  readonly pushResults = new Counter({
-    name: 'parley_push_results_total',
-    help: "Provider answers by provider, outcome (sent, dropped, unregistered, retry, refreshed) and the provider's reason",
-    labelNames: ['provider', 'outcome', 'reason'] as const,
-    registers: [this.registry],
-  });
+  readonly pushQueued = this.#counter(
+    'parley_push_queued_total',
+    'Messages queued for a device notification (several may coalesce into one)',
+  );
+  readonly pushSkipped = this.#counter(
+    'parley_push_skipped_total',
+    'Device notifications not sent, by reason (muted, online, read, no_device, provider_off, gave_up)',
+    ['reason'],
+  );
+  readonly pushResults = this.#counter(
+    'parley_push_results_total',
+    "Provider answers by provider, outcome (sent, dropped, unregistered, retry, refreshed) and the provider's reason",
+    ['provider', 'outcome', 'reason'],
+  );
   readonly pushLatency = new Histogram({
     name: 'parley_push_send_seconds',
     help: 'Time for a provider to answer one notification',
@@ -136,12 +95,11 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly pushConnections = new Counter({
-    name: 'parley_push_connection_ends_total',
-    help: 'Provider connections that ended (goaway, error, close), by provider; the next send reconnects',
-    labelNames: ['provider', 'event'] as const,
-    registers: [this.registry],
-  });
+  readonly pushConnections = this.#counter(
+    'parley_push_connection_ends_total',
+    'Provider connections that ended (goaway, error, close), by provider; the next send reconnects',
+    ['provider', 'event'],
+  );
   readonly pushQueueDepth = new Gauge({
     name: 'parley_push_queue_depth',
     help: 'Notifications waiting or in flight in the durable push queue',
@@ -150,5 +108,10 @@ export class Metrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
+  }
+
+  /** A counter on this server's registry. Names and labels are public: dashboards and docs use them. */
+  #counter<L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 }

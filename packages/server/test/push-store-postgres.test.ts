@@ -2,39 +2,21 @@
 // pools) claiming from one queue at once, and a server on PostgreSQL that notifies an offline
 // user end to end. Each store works in a fresh schema of this run, dropped afterwards.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { Command, pb } from '@parley/protocol';
-import pg from 'pg';
 import { PostgresPushStore } from '../src/push/postgres-push-store.js';
 import type { PushEnqueueItem } from '../src/push/types.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { PushEnv, hexToken, waitFor } from './helpers/push-env.js';
 import { TestServer } from './helpers/server.js';
-import { POSTGRES, requireService } from './helpers/services.js';
+import { TestSchemas, requireTestPostgres, schemaUrl } from './helpers/postgres-schemas.js';
 import { type StorePair, pushStoreContract } from './push-store-contract.js';
 import { uid } from './store-contract.js';
 
-const BASE_URL = process.env.PARLEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const run = randomUUID().slice(0, 8);
-let schemas = 0;
-const created: string[] = [];
-
-/** A schema name no other run uses; dropped when the file ends. */
-function freshSchema(): string {
-  const name = `parley_push_${run}_${String(++schemas)}`;
-  created.push(name);
-  return name;
-}
-
-function urlFor(schema: string): string {
-  const url = new URL(BASE_URL);
-  url.searchParams.set('schema', schema);
-  return url.toString();
-}
+const schemas = new TestSchemas('parley_push');
 
 async function openPair(schema: string): Promise<StorePair & { store: PostgresStore; push: PostgresPushStore }> {
-  const store = new PostgresStore({ url: urlFor(schema), poolSize: 4 });
+  const store = new PostgresStore({ url: schemaUrl(schema), poolSize: 4 });
   await store.migrate();
   const push = new PostgresPushStore(store);
   await push.migrate();
@@ -46,14 +28,13 @@ async function openPair(schema: string): Promise<StorePair & { store: PostgresSt
 const schemaOf = new WeakMap<object, string>();
 
 async function openFresh(): Promise<StorePair> {
-  const schema = freshSchema();
+  const schema = schemas.fresh();
   const pair = await openPair(schema);
   schemaOf.set(pair.store, schema);
   return pair;
 }
 
-const target = new URL(BASE_URL);
-const skip = await requireService({ ...POSTGRES, host: target.hostname, port: Number(target.port || 5432) });
+const skip = await requireTestPostgres();
 if (skip) {
   describe('PostgresPushStore', { skip }, () => {
     test('needs PostgreSQL', () => undefined);
@@ -63,26 +44,7 @@ if (skip) {
 }
 
 function registerTests(): void {
-  after(async () => {
-    const client = new pg.Client({ connectionString: BASE_URL });
-    await client.connect();
-    try {
-      for (const s of created) {
-        // Retried: a drop can lose a deadlock against another run's DDL on the shared catalog.
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-            break;
-          } catch (err) {
-            if (attempt >= 5) throw err;
-            await new Promise((r) => setTimeout(r, 100 * attempt));
-          }
-        }
-      }
-    } finally {
-      await client.end();
-    }
-  });
+  after(() => schemas.dropAll());
 
   pushStoreContract('PostgreSQL', openFresh, {
     reopen: async ({ store }) => {
@@ -100,7 +62,7 @@ function registerTests(): void {
       for (const s of opened) await s.close();
     });
     const nodes = async (n: number) => {
-      const schema = freshSchema();
+      const schema = schemas.fresh();
       const pairs = [];
       // Concurrent first migrations: one applies, the others queue on the lock and find it done.
       for (const p of await Promise.all(Array.from({ length: n }, () => openPair(schema)))) {
@@ -201,7 +163,7 @@ function registerTests(): void {
   describe('a server on PostgreSQL', () => {
     test('an offline user gets exactly one notification for a message', { timeout: 60_000 }, async () => {
       const env = await PushEnv.start();
-      const ts = await TestServer.start({ store: urlFor(freshSchema()), push: env.push });
+      const ts = await TestServer.start({ store: schemaUrl(schemas.fresh()), push: env.push });
       try {
         assert.ok(ts.server.ctx.push.pushStore instanceof PostgresPushStore, 'push runs on the PostgreSQL store');
         const phone = await ts.login('bob', 'tcp', { deviceId: 'iphone' });
@@ -237,9 +199,9 @@ function registerTests(): void {
       async () => {
         // Both workers poll often, so both claim from the one queue as the jobs come due.
         const env = await PushEnv.start({ coalesceMs: 300, pollMs: 50 });
-        const schema = freshSchema();
-        const a = await TestServer.start({ store: urlFor(schema), push: env.push, nodeId: 'pg-a' });
-        const b = await TestServer.start({ store: urlFor(schema), push: env.push, nodeId: 'pg-b' });
+        const schema = schemas.fresh();
+        const a = await TestServer.start({ store: schemaUrl(schema), push: env.push, nodeId: 'pg-a' });
+        const b = await TestServer.start({ store: schemaUrl(schema), push: env.push, nodeId: 'pg-b' });
         try {
           const users = Array.from({ length: 20 }, (_, i) => `pg-user-${String(i)}`);
           for (const user of users) {

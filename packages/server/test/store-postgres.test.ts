@@ -3,7 +3,6 @@
 // migrations, a connection cut mid-batch (through a TCP proxy, never by stopping the shared
 // server) and a server that chats over it. Each run works in fresh schemas it drops afterwards.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { type Server, type Socket, createServer, connect as netConnect } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { Command, ErrorCode, ParleyError, pb } from '@parley/protocol';
@@ -13,73 +12,29 @@ import { GroupCommitter } from '../src/services/group-commit.js';
 import { openStore, redactStoreUrl } from '../src/store/open.js';
 import { SCHEMA_VERSION } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import type { AppendResult, Store } from '../src/store/types.js';
-import { POSTGRES, requireService } from './helpers/services.js';
+import type { Store } from '../src/store/types.js';
+import { POSTGRES_TEST_URL, TestSchemas, requireTestPostgres, schemaUrl } from './helpers/postgres-schemas.js';
+import { POSTGRES } from './helpers/services.js';
 import { TestServer } from './helpers/server.js';
-import { message, storeContract, uid } from './store-contract.js';
+import { assertGapless, groupOf, seqOf } from './helpers/store-fixtures.js';
+import { message, storeContract } from './store-contract.js';
 
-const BASE_URL = process.env.PARLEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const run = randomUUID().slice(0, 8);
-let schemas = 0;
-const created: string[] = [];
-
-/** A schema name no other run uses; dropped when the file ends. */
-function freshSchema(): string {
-  const name = `parley_test_${run}_${String(++schemas)}`;
-  created.push(name);
-  return name;
-}
-
-function urlFor(schema: string, base = BASE_URL): string {
-  const url = new URL(base);
-  url.searchParams.set('schema', schema);
-  return url.toString();
-}
+const schemas = new TestSchemas('parley_test');
 
 async function open(schema: string, options: { poolSize?: number; base?: string } = {}): Promise<PostgresStore> {
-  const store = new PostgresStore({ url: urlFor(schema, options.base), poolSize: options.poolSize ?? 4 });
+  const store = new PostgresStore({ url: schemaUrl(schema, options.base), poolSize: options.poolSize ?? 4 });
   await store.migrate();
   return store;
 }
 
 async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: BASE_URL });
+  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
   await client.connect();
   try {
     return await fn(client);
   } finally {
     await client.end();
   }
-}
-
-async function groupOf(store: Store, userIds: string[]): Promise<string> {
-  const id = uid('g');
-  await store.createConversation({
-    id,
-    type: pb.ConversationType.GROUP,
-    name: '',
-    attributes: '',
-    ownerId: userIds[0] ?? '',
-    members: userIds.map((userId) => ({ userId, role: pb.MemberRole.MEMBER })),
-    now: 1,
-  });
-  return id;
-}
-
-async function assertGapless(store: Store, conversationId: string): Promise<number> {
-  const conv = await store.getConversation(conversationId);
-  assert.ok(conv);
-  const all = await store.getMessages(conversationId, 1, 0, 10_000);
-  assert.deepEqual(
-    all.map((m) => m.seq),
-    Array.from({ length: conv.lastSeq }, (_, i) => i + 1),
-  );
-  return conv.lastSeq;
-}
-
-function seqOf(r: AppendResult | undefined): number {
-  assert.ok(r?.ok, `append failed: ${r && !r.ok ? r.message : 'no result'}`);
-  return r.message.seq;
 }
 
 const isCode = (code: ErrorCode) => (e: unknown) => e instanceof ParleyError && e.code === code;
@@ -155,8 +110,7 @@ class CuttableProxy {
   }
 }
 
-const target = new URL(BASE_URL);
-const skip = await requireService({ ...POSTGRES, host: target.hostname, port: Number(target.port || 5432) });
+const skip = await requireTestPostgres();
 if (skip) {
   describe('PostgresStore', { skip }, () => {
     test('needs PostgreSQL', () => undefined);
@@ -166,24 +120,9 @@ if (skip) {
 }
 
 function registerTests(): void {
-  after(async () => {
-    await admin(async (c) => {
-      for (const s of created) {
-        // Retried: a drop can lose a deadlock against another run's DDL on the shared catalog.
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-            break;
-          } catch (err) {
-            if (attempt >= 5) throw err;
-            await new Promise((r) => setTimeout(r, 100 * attempt));
-          }
-        }
-      }
-    });
-  });
+  after(() => schemas.dropAll());
 
-  const contractSchema = freshSchema();
+  const contractSchema = schemas.fresh();
   storeContract('PostgresStore', () => open(contractSchema), {
     reopen: async (store) => {
       await store.close();
@@ -196,7 +135,7 @@ function registerTests(): void {
       'two nodes appending to one conversation at once get gapless, distinct seqs',
       { timeout: 120_000 },
       async () => {
-        const schema = freshSchema();
+        const schema = schemas.fresh();
         const [nodeA, nodeB] = [await open(schema), await open(schema)];
         try {
           const conv = await groupOf(nodeA, ['p1', 'p2']);
@@ -242,7 +181,7 @@ function registerTests(): void {
     );
 
     test('a sync running during writes on two nodes never skips a change', { timeout: 120_000 }, async () => {
-      const schema = freshSchema();
+      const schema = schemas.fresh();
       const [nodeA, nodeB, reader] = [await open(schema), await open(schema), await open(schema)];
       try {
         const convs: string[] = [];
@@ -283,7 +222,7 @@ function registerTests(): void {
     });
 
     test('a resend racing on two nodes is stored once', async () => {
-      const schema = freshSchema();
+      const schema = schemas.fresh();
       const [nodeA, nodeB] = [await open(schema), await open(schema)];
       try {
         const conv = await groupOf(nodeA, ['a']);
@@ -304,8 +243,8 @@ function registerTests(): void {
     });
 
     test('nodes migrating at once apply each step exactly once', async () => {
-      const schema = freshSchema();
-      const stores = Array.from({ length: 5 }, () => new PostgresStore({ url: urlFor(schema), poolSize: 2 }));
+      const schema = schemas.fresh();
+      const stores = Array.from({ length: 5 }, () => new PostgresStore({ url: schemaUrl(schema), poolSize: 2 }));
       try {
         await Promise.all(stores.map((s) => s.migrate()));
         const versions = await admin(
@@ -324,8 +263,8 @@ function registerTests(): void {
     });
 
     test('refuses use before migrate, and a schema newer than this build', async () => {
-      const schema = freshSchema();
-      const early = new PostgresStore(urlFor(schema));
+      const schema = schemas.fresh();
+      const early = new PostgresStore(schemaUrl(schema));
       await assert.rejects(early.getConversation('x'), isCode(ErrorCode.UNAVAILABLE));
       await assert.rejects(early.appendMessages([message('x', 'a', 'b')]), isCode(ErrorCode.UNAVAILABLE));
       await early.migrate();
@@ -336,13 +275,13 @@ function registerTests(): void {
           SCHEMA_VERSION + 1,
         ]),
       );
-      const late = new PostgresStore(urlFor(schema));
+      const late = new PostgresStore(schemaUrl(schema));
       await assert.rejects(late.migrate(), /newer than this build/);
       await late.close();
     });
 
     test('enforces idempotency in the schema, and a reused message id fails its item alone', async () => {
-      const schema = freshSchema();
+      const schema = schemas.fresh();
       const store = await open(schema);
       try {
         const id = await groupOf(store, ['a']);
@@ -394,7 +333,7 @@ function registerTests(): void {
       const { port } = probe.address() as { port: number };
       await new Promise((resolve) => probe.close(resolve));
       const store = await openStore(
-        urlFor(freshSchema(), `postgres://postgres@127.0.0.1:${String(port)}/test`),
+        schemaUrl(schemas.fresh(), `postgres://postgres@127.0.0.1:${String(port)}/test`),
         '/tmp',
       );
       await assert.rejects(store.migrate(), (e: unknown) => {
@@ -405,7 +344,7 @@ function registerTests(): void {
       });
       await assert.rejects(store.appendMessages([message('c', 'a', 'x')]), isCode(ErrorCode.UNAVAILABLE));
       await store.close();
-      const missingDb = new PostgresStore(`postgres://postgres@127.0.0.1:5432/parley_no_such_db_${run}`);
+      const missingDb = new PostgresStore(`postgres://postgres@127.0.0.1:5432/parley_no_such_db_${schemas.run}`);
       await assert.rejects(missingDb.migrate(), isCode(ErrorCode.UNAVAILABLE));
       await missingDb.close();
     });
@@ -414,11 +353,11 @@ function registerTests(): void {
       'a connection cut mid-batch rejects appends UNAVAILABLE, never acks falsely, and recovers',
       { timeout: 120_000 },
       async () => {
-        const schema = freshSchema();
+        const schema = schemas.fresh();
         const direct = await open(schema);
         const proxy = await CuttableProxy.start();
         const proxied = new PostgresStore({
-          url: urlFor(schema, `postgres://postgres@127.0.0.1:${String(proxy.port)}/test`),
+          url: schemaUrl(schema, `postgres://postgres@127.0.0.1:${String(proxy.port)}/test`),
           poolSize: 4,
           connectTimeoutMs: 2000,
         });
@@ -480,10 +419,10 @@ function registerTests(): void {
       'a server on a postgres:// store: two clients chat; an outage is a retryable error',
       { timeout: 60_000 },
       async () => {
-        const schema = freshSchema();
+        const schema = schemas.fresh();
         const proxy = await CuttableProxy.start();
         const ts = await TestServer.start({
-          store: urlFor(schema, `postgres://postgres@127.0.0.1:${String(proxy.port)}/test`),
+          store: schemaUrl(schema, `postgres://postgres@127.0.0.1:${String(proxy.port)}/test`),
         });
         const [alice, bob] = [await ts.login('pg-alice'), await ts.login('pg-bob')];
         const text = (t: string) => ({ type: pb.MessageType.TEXT, text: t });

@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, ParleyError, pb } from '@parley/protocol';
+import { ErrorCode, ParleyError } from '@parley/protocol';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { AppendResult, Store } from '../src/store/types.js';
-import { message, storeContract, uid } from './store-contract.js';
+import { assertGapless, groupOf, seqOf } from './helpers/store-fixtures.js';
+import { message, storeContract } from './store-contract.js';
 
 interface ChildTask {
   path: string;
@@ -29,11 +29,6 @@ async function open(path: string): Promise<SqliteStore> {
   const store = new SqliteStore(path);
   await store.migrate();
   return store;
-}
-
-function seqOf(r: AppendResult | undefined): number {
-  assert.ok(r?.ok, 'append failed');
-  return r.message.seq;
 }
 
 /** The child: appends and prints "seq clientMessageId" for each ack, only after it resolved. */
@@ -84,31 +79,6 @@ function spawnChild(task: ChildTask) {
   });
   const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   return { proc, acks, exited };
-}
-
-async function groupOf(store: Store, userIds: string[]): Promise<string> {
-  const id = uid('g');
-  await store.createConversation({
-    id,
-    type: pb.ConversationType.GROUP,
-    name: '',
-    attributes: '',
-    ownerId: userIds[0] ?? '',
-    members: userIds.map((userId) => ({ userId, role: pb.MemberRole.MEMBER })),
-    now: 1,
-  });
-  return id;
-}
-
-async function assertGapless(store: Store, conversationId: string): Promise<number> {
-  const conv = await store.getConversation(conversationId);
-  assert.ok(conv);
-  const all = await store.getMessages(conversationId, 1, 0, 10_000);
-  assert.deepEqual(
-    all.map((m) => m.seq),
-    Array.from({ length: conv.lastSeq }, (_, i) => i + 1),
-  );
-  return conv.lastSeq;
 }
 
 function registerTests(): void {

@@ -1,11 +1,11 @@
 import { ErrorCode, ParleyError } from '@parley/protocol';
 import type pg from 'pg';
-import { int, sqlState, storeError } from '../store/postgres/connection.js';
+import { int, storeError } from '../store/postgres/connection.js';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import { migratePush } from '../store/postgres/push-migrations.js';
+import { type RetryPolicy, inTransaction } from '../store/postgres/transaction.js';
+import { type DeviceRow, type JobRow, type SettingsRow, rowMappers } from './rows.js';
 import type {
-  ApnsEnvironmentName,
-  PreviewMode,
   PushDevice,
   PushEnqueueItem,
   PushJob,
@@ -15,59 +15,15 @@ import type {
   PushTarget,
 } from './types.js';
 
-/** Conflicts PostgreSQL resolves by aborting one transaction; running it again is correct. */
-const CONFLICTS = new Set(['40P01', '40001', '23505']);
-const ATTEMPTS = 5;
+/** How `#transaction` runs a write again (see there). */
+const RETRY: RetryPolicy = { attempts: 5, retryBeforeBegin: false };
 
+/** bigint columns arrive as decimal text (converted with a range check), integer ones as numbers. */
 type Int = string | number;
+const fromRow = rowMappers<Int, boolean>({ int, bool: (v) => v });
 
-interface DeviceRow {
-  user_id: string;
-  device_id: string;
-  provider: string;
-  token: string;
-  web_keys: string;
-  topic: string;
-  environment: string;
-  locale: string;
-  updated_at: Int;
-}
-
-interface SettingsRow {
-  user_id: string;
-  preview: string;
-  dnd_enabled: boolean;
-  dnd_start: number;
-  dnd_end: number;
-  time_zone: string;
-  updated_at: Int;
-}
-
-interface JobRow {
-  id: Int;
-  user_id: string;
-  device_id: string;
-  conversation_id: string;
-  first_seq: Int;
-  last_seq: Int;
-  count: number;
-  mentioned: boolean;
-  due_at: Int;
-  attempts: number;
-  created_at: Int;
-}
-
-/** One batch's items for one device and conversation, folded before they reach the database. */
-interface Folded {
-  userId: string;
-  deviceId: string;
-  conversationId: string;
-  firstSeq: number;
-  lastSeq: number;
-  count: number;
-  mentioned: boolean;
-  dueAt: number;
-}
+/** One batch's items for one device and conversation, folded before they reach the database: a job-to-be. */
+type Folded = Omit<PushJob, 'id' | 'attempts' | 'createdAt'>;
 
 /**
  * PushStore on the PostgresStore's pool, its tables beside the store's (migrations in
@@ -143,33 +99,33 @@ export class PostgresPushStore implements PushStore {
 
   getDevice(userId: string, deviceId: string): Promise<PushDevice | undefined> {
     return this.#read(async (db) => {
-      const { rows } = await db.query<DeviceRow>({
+      const { rows } = await db.query<DeviceRow<Int>>({
         name: 'parley_push_device',
         text: 'SELECT * FROM push_devices WHERE user_id = $1 AND device_id = $2',
         values: [userId, deviceId],
       });
-      return rows[0] ? toDevice(rows[0]) : undefined;
+      return rows[0] ? fromRow.device(rows[0]) : undefined;
     });
   }
 
   listDevices(userId: string): Promise<PushDevice[]> {
     return this.#read(async (db) => {
-      const { rows } = await db.query<DeviceRow>(
+      const { rows } = await db.query<DeviceRow<Int>>(
         'SELECT * FROM push_devices WHERE user_id = $1 ORDER BY device_id COLLATE "C"',
         [userId],
       );
-      return rows.map(toDevice);
+      return rows.map(fromRow.device);
     });
   }
 
   getSettings(userId: string): Promise<PushSettings | undefined> {
     return this.#read(async (db) => {
-      const { rows } = await db.query<SettingsRow>({
+      const { rows } = await db.query<SettingsRow<Int, boolean>>({
         name: 'parley_push_settings',
         text: 'SELECT * FROM push_settings WHERE user_id = $1',
         values: [userId],
       });
-      return rows[0] ? toSettings(rows[0]) : undefined;
+      return rows[0] ? fromRow.settings(rows[0]) : undefined;
     });
   }
 
@@ -188,7 +144,7 @@ export class PostgresPushStore implements PushStore {
 
   targets(conversationId: string, excludeUserId: string, now: number): Promise<PushTarget[]> {
     return this.#read(async (db) => {
-      const { rows } = await db.query<DeviceRow & { muted: boolean }>({
+      const { rows } = await db.query<DeviceRow<Int> & { muted: boolean }>({
         name: 'parley_push_targets',
         text: `SELECT d.*, (m.notifications_muted AND (m.muted_until = 0 OR m.muted_until > $3)) AS muted
                FROM members m JOIN push_devices d ON d.user_id = m.user_id
@@ -196,7 +152,7 @@ export class PostgresPushStore implements PushStore {
                ORDER BY d.user_id COLLATE "C", d.device_id COLLATE "C"`,
         values: [conversationId, excludeUserId, now],
       });
-      return rows.map((row) => ({ device: toDevice(row), muted: row.muted }));
+      return rows.map((row) => ({ device: fromRow.device(row), muted: row.muted }));
     });
   }
 
@@ -264,7 +220,7 @@ export class PostgresPushStore implements PushStore {
 
   claim(owner: string, now: number, leaseMs: number, limit: number): Promise<PushJob[]> {
     return this.#read(async (db) => {
-      const { rows } = await db.query<JobRow>({
+      const { rows } = await db.query<JobRow<Int, boolean>>({
         name: 'parley_push_claim',
         text: `UPDATE push_jobs j SET lease_owner = $1, lease_until = $2
                FROM (SELECT id FROM push_jobs WHERE due_at <= $3 AND lease_until <= $3
@@ -273,7 +229,7 @@ export class PostgresPushStore implements PushStore {
                RETURNING j.*`,
         values: [owner, now + leaseMs, now, Math.max(1, limit)],
       });
-      return rows.map(toJob).sort((a, b) => a.dueAt - b.dueAt || a.id - b.id);
+      return rows.map(fromRow.job).sort((a, b) => a.dueAt - b.dueAt || a.id - b.id);
     });
   }
 
@@ -290,13 +246,13 @@ export class PostgresPushStore implements PushStore {
 
   retry(jobId: number, owner: string, dueAt: number): Promise<boolean> {
     return this.#transaction(async (c) => {
-      const { rows } = await c.query<JobRow>('SELECT * FROM push_jobs WHERE id = $1 AND lease_owner = $2 FOR UPDATE', [
-        jobId,
-        owner,
-      ]);
+      const { rows } = await c.query<JobRow<Int, boolean>>(
+        'SELECT * FROM push_jobs WHERE id = $1 AND lease_owner = $2 FOR UPDATE',
+        [jobId, owner],
+      );
       const row = rows[0];
       if (!row) return false;
-      const newer = await c.query<JobRow>(
+      const newer = await c.query<JobRow<Int, boolean>>(
         `SELECT * FROM push_jobs
          WHERE user_id = $1 AND device_id = $2 AND conversation_id = $3 AND lease_until = 0 AND id <> $4
          FOR UPDATE`,
@@ -376,33 +332,7 @@ export class PostgresPushStore implements PushStore {
     } catch (err) {
       throw storeError(err, this.store.target);
     }
-    for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient | undefined;
-      let begun = false;
-      let reusable = true;
-      try {
-        client = await this.#pool.connect();
-        await client.query('BEGIN');
-        begun = true;
-        const result = await fn(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        const state = sqlState(err);
-        if (client && begun && state !== undefined) {
-          reusable = await client.query('ROLLBACK').then(
-            () => true,
-            () => false,
-          );
-        } else {
-          reusable = false;
-        }
-        const retry = attempt < ATTEMPTS && state !== undefined && CONFLICTS.has(state);
-        if (!retry) throw storeError(err, this.store.target);
-      } finally {
-        client?.release(reusable ? undefined : true);
-      }
-    }
+    return inTransaction(this.#pool, this.store.target, RETRY, fn);
   }
 }
 
@@ -436,47 +366,5 @@ function fold(items: readonly PushEnqueueItem[]): { jobs: Folded[]; marks: [stri
   return {
     jobs: [...jobs.entries()].sort(byKey).map(([, j]) => j),
     marks: [...marks.entries()].sort(byKey),
-  };
-}
-
-function toDevice(r: DeviceRow): PushDevice {
-  return {
-    userId: r.user_id,
-    deviceId: r.device_id,
-    provider: r.provider as PushProviderName,
-    token: r.token,
-    webKeys: r.web_keys,
-    topic: r.topic,
-    environment: r.environment as ApnsEnvironmentName,
-    locale: r.locale,
-    updatedAt: int(r.updated_at),
-  };
-}
-
-function toSettings(r: SettingsRow): PushSettings {
-  return {
-    userId: r.user_id,
-    preview: r.preview as PreviewMode,
-    dndEnabled: r.dnd_enabled,
-    dndStartMinute: r.dnd_start,
-    dndEndMinute: r.dnd_end,
-    timeZone: r.time_zone,
-    updatedAt: int(r.updated_at),
-  };
-}
-
-function toJob(r: JobRow): PushJob {
-  return {
-    id: int(r.id),
-    userId: r.user_id,
-    deviceId: r.device_id,
-    conversationId: r.conversation_id,
-    firstSeq: int(r.first_seq),
-    lastSeq: int(r.last_seq),
-    count: r.count,
-    mentioned: r.mentioned,
-    dueAt: int(r.due_at),
-    attempts: r.attempts,
-    createdAt: int(r.created_at),
   };
 }

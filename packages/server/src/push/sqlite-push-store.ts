@@ -1,8 +1,9 @@
 import { ErrorCode, ParleyError } from '@parley/protocol';
 import type Database from 'better-sqlite3';
+import type { Migration } from '../store/migration.js';
+import { type MigrationHistory, runMigrations } from '../store/sqlite/migrations.js';
+import { type DeviceRow, type JobRow, type SettingsRow, rowMappers } from './rows.js';
 import type {
-  ApnsEnvironmentName,
-  PreviewMode,
   PushDevice,
   PushEnqueueItem,
   PushJob,
@@ -17,9 +18,10 @@ import type {
  * database's `user_version` (which belongs to the SqliteStore's migrations), so the two
  * schemas evolve apart on one file. Steps are append-only.
  */
-const PUSH_MIGRATIONS: readonly { version: number; sql: string }[] = [
+const PUSH_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
+    description: 'push devices, settings, queue and marks',
     sql: `
       CREATE TABLE push_devices (
         user_id     TEXT NOT NULL,
@@ -74,43 +76,19 @@ const PUSH_MIGRATIONS: readonly { version: number; sql: string }[] = [
   },
 ];
 
-const PUSH_SCHEMA_VERSION = PUSH_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+/** One row per push step applied (the description is not kept). */
+const PUSH_HISTORY: MigrationHistory = {
+  read(db) {
+    db.exec('CREATE TABLE IF NOT EXISTS push_schema (version INTEGER NOT NULL)');
+    return (db.prepare('SELECT max(version) AS v FROM push_schema').get() as { v: number | null }).v ?? 0;
+  },
+  record(db, m) {
+    db.prepare('INSERT INTO push_schema (version) VALUES (?)').run(m.version);
+  },
+};
 
-interface DeviceRow {
-  user_id: string;
-  device_id: string;
-  provider: string;
-  token: string;
-  web_keys: string;
-  topic: string;
-  environment: string;
-  locale: string;
-  updated_at: number;
-}
-
-interface SettingsRow {
-  user_id: string;
-  preview: string;
-  dnd_enabled: number;
-  dnd_start: number;
-  dnd_end: number;
-  time_zone: string;
-  updated_at: number;
-}
-
-interface JobRow {
-  id: number;
-  user_id: string;
-  device_id: string;
-  conversation_id: string;
-  first_seq: number;
-  last_seq: number;
-  count: number;
-  mentioned: number;
-  due_at: number;
-  attempts: number;
-  created_at: number;
-}
+/** SQLite hands integers over as numbers and booleans as 0/1. */
+const fromRow = rowMappers<number, number>({ int: (v) => v, bool: (v) => v === 1 });
 
 /**
  * PushStore on the SqliteStore's connection (`SqliteStore.database`): the queue's writes are
@@ -124,23 +102,7 @@ export class SqlitePushStore implements PushStore {
 
   migrate(): Promise<void> {
     return run(() => {
-      const step = this.db.transaction(() => {
-        this.db.exec('CREATE TABLE IF NOT EXISTS push_schema (version INTEGER NOT NULL)');
-        const row = this.db.prepare('SELECT max(version) AS v FROM push_schema').get() as { v: number | null };
-        const from = row.v ?? 0;
-        if (from > PUSH_SCHEMA_VERSION) {
-          throw new ParleyError(
-            ErrorCode.INTERNAL,
-            `push schema version ${String(from)} is newer than this build's ${String(PUSH_SCHEMA_VERSION)}`,
-          );
-        }
-        for (const m of PUSH_MIGRATIONS) {
-          if (m.version <= from) continue;
-          this.db.exec(m.sql);
-          this.db.prepare('INSERT INTO push_schema (version) VALUES (?)').run(m.version);
-        }
-      });
-      step.immediate();
+      runMigrations(this.db, PUSH_MIGRATIONS, PUSH_HISTORY, 'push schema');
       this.#sql = prepare(this.db);
     });
   }
@@ -171,7 +133,7 @@ export class SqlitePushStore implements PushStore {
 
   removeToken(provider: PushProviderName, token: string): Promise<boolean> {
     return this.#write((sql) => {
-      const row = sql.deviceByToken.get(provider, token) as DeviceRow | undefined;
+      const row = sql.deviceByToken.get(provider, token) as DeviceRow<number> | undefined;
       if (!row) return false;
       sql.deleteJobsOfDevice.run(row.user_id, row.device_id);
       sql.deleteDevice.run(row.user_id, row.device_id);
@@ -181,19 +143,19 @@ export class SqlitePushStore implements PushStore {
 
   getDevice(userId: string, deviceId: string): Promise<PushDevice | undefined> {
     return this.#read((sql) => {
-      const row = sql.getDevice.get(userId, deviceId) as DeviceRow | undefined;
-      return row ? toDevice(row) : undefined;
+      const row = sql.getDevice.get(userId, deviceId) as DeviceRow<number> | undefined;
+      return row ? fromRow.device(row) : undefined;
     });
   }
 
   listDevices(userId: string): Promise<PushDevice[]> {
-    return this.#read((sql) => (sql.listDevices.all(userId) as DeviceRow[]).map(toDevice));
+    return this.#read((sql) => (sql.listDevices.all(userId) as DeviceRow<number>[]).map(fromRow.device));
   }
 
   getSettings(userId: string): Promise<PushSettings | undefined> {
     return this.#read((sql) => {
-      const row = sql.getSettings.get(userId) as SettingsRow | undefined;
-      return row ? toSettings(row) : undefined;
+      const row = sql.getSettings.get(userId) as SettingsRow<number, number> | undefined;
+      return row ? fromRow.settings(row) : undefined;
     });
   }
 
@@ -213,9 +175,11 @@ export class SqlitePushStore implements PushStore {
 
   targets(conversationId: string, excludeUserId: string, now: number): Promise<PushTarget[]> {
     return this.#read((sql) =>
-      (sql.targets.all({ conv: conversationId, exclude: excludeUserId, now }) as (DeviceRow & { muted: number })[]).map(
-        (row) => ({ device: toDevice(row), muted: row.muted === 1 }),
-      ),
+      (
+        sql.targets.all({ conv: conversationId, exclude: excludeUserId, now }) as (DeviceRow<number> & {
+          muted: number;
+        })[]
+      ).map((row) => ({ device: fromRow.device(row), muted: row.muted === 1 })),
     );
   }
 
@@ -255,9 +219,9 @@ export class SqlitePushStore implements PushStore {
 
   claim(owner: string, now: number, leaseMs: number, limit: number): Promise<PushJob[]> {
     return this.#write((sql) => {
-      const rows = sql.due.all(now, now, Math.max(1, limit)) as JobRow[];
+      const rows = sql.due.all(now, now, Math.max(1, limit)) as JobRow<number, number>[];
       for (const row of rows) sql.lease.run(owner, now + leaseMs, row.id);
-      return rows.map(toJob);
+      return rows.map(fromRow.job);
     });
   }
 
@@ -267,9 +231,10 @@ export class SqlitePushStore implements PushStore {
 
   retry(jobId: number, owner: string, dueAt: number): Promise<boolean> {
     return this.#write((sql) => {
-      const row = sql.getOwned.get(jobId, owner) as JobRow | undefined;
+      const row = sql.getOwned.get(jobId, owner) as JobRow<number, number> | undefined;
       if (!row) return false;
-      const newer = sql.pendingFor.get(row.user_id, row.device_id, row.conversation_id, jobId) as JobRow | undefined;
+      const newer = sql.pendingFor.get(row.user_id, row.device_id, row.conversation_id, jobId) as
+        JobRow<number, number> | undefined;
       if (newer) {
         // Fold the failed job into the newer one: one notification covers both.
         sql.absorb.run({
@@ -390,48 +355,6 @@ function prepare(db: Database.Database) {
     ),
     nextDue: db.prepare('SELECT min(max(due_at, lease_until)) AS t FROM push_jobs'),
     count: db.prepare('SELECT count(*) AS n FROM push_jobs'),
-  };
-}
-
-function toDevice(r: DeviceRow): PushDevice {
-  return {
-    userId: r.user_id,
-    deviceId: r.device_id,
-    provider: r.provider as PushProviderName,
-    token: r.token,
-    webKeys: r.web_keys,
-    topic: r.topic,
-    environment: r.environment as ApnsEnvironmentName,
-    locale: r.locale,
-    updatedAt: r.updated_at,
-  };
-}
-
-function toSettings(r: SettingsRow): PushSettings {
-  return {
-    userId: r.user_id,
-    preview: r.preview as PreviewMode,
-    dndEnabled: r.dnd_enabled === 1,
-    dndStartMinute: r.dnd_start,
-    dndEndMinute: r.dnd_end,
-    timeZone: r.time_zone,
-    updatedAt: r.updated_at,
-  };
-}
-
-function toJob(r: JobRow): PushJob {
-  return {
-    id: r.id,
-    userId: r.user_id,
-    deviceId: r.device_id,
-    conversationId: r.conversation_id,
-    firstSeq: r.first_seq,
-    lastSeq: r.last_seq,
-    count: r.count,
-    mentioned: r.mentioned === 1,
-    dueAt: r.due_at,
-    attempts: r.attempts,
-    createdAt: r.created_at,
   };
 }
 

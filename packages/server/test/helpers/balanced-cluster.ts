@@ -154,6 +154,48 @@ export class BalancedCluster {
     assert.equal(receipt.kind, pb.CursorKind.READ);
   }
 
+  /**
+   * Six TCP, three WebSocket and three TLS clients connect through `front` (the balancer keeps
+   * each transport's clients on every node, as least-connections balancing does with connections
+   * that stay open); they chat 1:1 and in a group across the nodes.
+   */
+  async spreadAndChat(front: FrontPorts): Promise<void> {
+    const placed: Placed[] = [];
+    for (let i = 0; i < 6; i++) placed.push(await this.connect(front, 'tcp', `tcp-${String(i)}`));
+    for (let i = 0; i < 3; i++) placed.push(await this.connect(front, 'ws', `ws-${String(i)}`));
+    for (let i = 0; i < 3; i++) placed.push(await this.connect(front, 'tls', `tls-${String(i)}`));
+    const nodeIds = this.nodes.map((n) => n.nodeId).sort();
+    for (const transport of ['tcp', 'ws', 'tls']) {
+      const on = new Set(placed.filter((p) => p.userId.startsWith(transport)).map((p) => p.node));
+      assert.deepEqual([...on].sort(), nodeIds, `${transport} clients on every node`);
+    }
+    const byTransport = (t: string) => placed.filter((p) => p.userId.startsWith(t));
+    const alice = byTransport('tcp')[0] as Placed;
+    const bob = byTransport('ws').find((p) => p.node !== alice.node) as Placed;
+    await this.directChat(alice, bob);
+    const senders = ['tcp', 'ws', 'tls'].map((t) => byTransport(t)[0] as Placed);
+    await this.groupChat(placed, senders);
+  }
+
+  /**
+   * Stops the last node (SIGTERM) and, once `stopped` resolves (the balancer has noticed, if it
+   * must first), connects TCP and WebSocket clients through `front`: they land on the other
+   * nodes only, and two of them on different nodes chat.
+   */
+  async stopOneAndReconnect(front: FrontPorts, stopped: (nodeId: string) => Promise<void>): Promise<void> {
+    const last = this.nodes.at(-1);
+    assert.ok(last);
+    await last.stop('SIGTERM');
+    await stopped(last.nodeId);
+    const placed: Placed[] = [];
+    for (let i = 0; i < 4; i++) placed.push(await this.connect(front, 'tcp', `after-tcp-${String(i)}`));
+    for (let i = 0; i < 4; i++) placed.push(await this.connect(front, 'ws', `after-ws-${String(i)}`));
+    const up = this.nodes.filter((n) => n !== last).map((n) => n.nodeId);
+    assert.deepEqual([...new Set(placed.map((p) => p.node))].sort(), up.sort(), 'new connections on the nodes up');
+    const first = placed[0] as Placed;
+    await this.directChat(first, placed.find((p) => p.node !== first.node) as Placed);
+  }
+
   async stop(): Promise<void> {
     for (const c of this.clients) c.destroy();
     await Promise.all(this.nodes.map((n) => n.stop('SIGKILL')));

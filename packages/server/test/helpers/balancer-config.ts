@@ -1,9 +1,12 @@
 // The load balancer configs of docs/deploy.md, as tests run them: the doc's fenced block with
-// this run's ports, so the documented config is the one that runs and the two cannot drift.
-import { spawnSync } from 'node:child_process';
+// this run's ports, so the documented config is the one that runs and the two cannot drift; and
+// the balancer process (HAProxy, nginx) that runs it in the foreground.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { eventually, freePort } from './cluster.js';
 import type { NodePorts } from './served-node.js';
-import { inCi } from './services.js';
+import { inCi, tcpReachable } from './services.js';
 
 export const DEPLOY_DOC = fileURLToPath(new URL('../../../../docs/deploy.md', import.meta.url));
 
@@ -19,6 +22,16 @@ export interface FrontPorts {
   tcp: number;
   tls: number;
   http: number;
+}
+
+/** Three free ports for a balancer's frontends. */
+export async function freeFrontPorts(): Promise<FrontPorts> {
+  return { tcp: await freePort(), tls: await freePort(), http: await freePort() };
+}
+
+/** The deploy doc's ```language block, rendered with these ports (see renderDocConfig). */
+export function deployDocConfig(language: string, front: FrontPorts, nodes: NodePorts[]): string {
+  return renderDocConfig(docBlock(readFileSync(DEPLOY_DOC, 'utf8'), language), front, nodes);
 }
 
 /**
@@ -71,4 +84,82 @@ export function requireProgram(command: string, args: string[], install: string)
   const message = `${where}: skipped. ${how}`;
   console.warn(`# ${message}`);
   return message;
+}
+
+/** How to check a written config and run the balancer on it. */
+export interface BalancerLaunch {
+  /** The balancer's name in messages. */
+  name: string;
+  command: string;
+  /** Arguments that check the config and exit (0 when it is accepted). */
+  check: string[];
+  /** Arguments that run the balancer in the foreground. */
+  run: string[];
+  front: FrontPorts;
+  /** The test's own directory with the config; removed by `stop` (or when the config is refused). */
+  dir: string;
+}
+
+/** A load balancer in the foreground, with what it printed, on frontends and a directory of the test's own. */
+export class BalancerProcess {
+  readonly #output: string[] = [];
+
+  protected constructor(
+    readonly front: FrontPorts,
+    private readonly child: ChildProcess,
+    protected readonly dir: string,
+  ) {
+    const keep = (chunk: Buffer) => this.#output.push(chunk.toString());
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+  }
+
+  /**
+   * Checks the config, starts the balancer, wraps its process with `wrap` and resolves once
+   * every frontend accepts connections. A refused config throws with the balancer's complaint.
+   */
+  protected static async launch<P extends BalancerProcess>(
+    launch: BalancerLaunch,
+    wrap: (child: ChildProcess) => P,
+  ): Promise<P> {
+    const { name, command, front, dir } = launch;
+    const check = spawnSync(command, launch.check, { encoding: 'utf8' });
+    if (check.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`${name} refuses the doc's config:\n${check.stdout}${check.stderr}`);
+    }
+    const child = spawn(command, launch.run, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proxy = wrap(child);
+    try {
+      await eventually(
+        `${name} to listen on its frontends`,
+        async () => {
+          if (child.exitCode !== null)
+            throw new Error(`${name} exited with ${String(child.exitCode)}: ${proxy.output}`);
+          const ports = [front.tcp, front.tls, front.http];
+          const up = await Promise.all(ports.map((p) => tcpReachable('127.0.0.1', p, 200)));
+          return up.every(Boolean);
+        },
+        10_000,
+      );
+    } catch (err) {
+      await proxy.stop();
+      throw err;
+    }
+    return proxy;
+  }
+
+  /** What the balancer printed (warnings, alerts). */
+  get output(): string {
+    return this.#output.join('');
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }

@@ -1,14 +1,11 @@
 // HAProxy in front of test nodes, configured from docs/deploy.md itself: the test renders the
 // doc's ```haproxy block with this run's ports, so the documented config is the one that runs.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, freePort } from './cluster.js';
-import { DEPLOY_DOC, type FrontPorts, docBlock, renderDocConfig, requireProgram } from './balancer-config.js';
+import { BalancerProcess, deployDocConfig, freeFrontPorts, requireProgram } from './balancer-config.js';
 import type { NodePorts } from './served-node.js';
-import { tcpReachable } from './services.js';
 
 const HAPROXY = process.env.PARLEY_TEST_HAPROXY ?? 'haproxy';
 
@@ -28,56 +25,25 @@ export interface ServerState {
 }
 
 /** haproxy in the foreground (-db) with an admin stats socket of the test's own. */
-export class HaproxyProcess {
-  readonly #output: string[] = [];
-
-  private constructor(
-    readonly front: FrontPorts,
-    private readonly child: ChildProcess,
-    private readonly dir: string,
-  ) {
-    const keep = (chunk: Buffer) => this.#output.push(chunk.toString());
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-  }
-
+export class HaproxyProcess extends BalancerProcess {
   /** Starts haproxy with the doc's config for these nodes; resolves once every frontend accepts connections. */
   static async start(nodes: NodePorts[]): Promise<HaproxyProcess> {
-    const front = { tcp: await freePort(), tls: await freePort(), http: await freePort() };
+    const front = await freeFrontPorts();
     const dir = mkdtempSync(join(tmpdir(), 'parley-haproxy-'));
-    const config = renderDocConfig(docBlock(readFileSync(DEPLOY_DOC, 'utf8'), 'haproxy'), front, nodes);
+    const config = deployDocConfig('haproxy', front, nodes);
     // Test-only addition: the admin socket the test reads server states from.
     const withStats = config.replace(/^global\n/m, `global\n    stats socket ${join(dir, 'admin.sock')} level admin\n`);
     const file = join(dir, 'haproxy.cfg');
     writeFileSync(file, withStats);
-    const check = spawnSync(HAPROXY, ['-c', '-f', file], { encoding: 'utf8' });
-    if (check.status !== 0) {
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`haproxy refuses the doc's config:\n${check.stdout}${check.stderr}`);
-    }
-    const child = spawn(HAPROXY, ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const proxy = new HaproxyProcess(front, child, dir);
-    try {
-      await eventually(
-        'haproxy to listen on its frontends',
-        async () => {
-          if (child.exitCode !== null)
-            throw new Error(`haproxy exited with ${String(child.exitCode)}: ${proxy.output}`);
-          const up = await Promise.all(Object.values(front).map((p) => tcpReachable('127.0.0.1', p, 200)));
-          return up.every(Boolean);
-        },
-        10_000,
-      );
-    } catch (err) {
-      await proxy.stop();
-      throw err;
-    }
-    return proxy;
-  }
-
-  /** What haproxy printed (warnings, alerts). */
-  get output(): string {
-    return this.#output.join('');
+    const launch = {
+      name: 'haproxy',
+      command: HAPROXY,
+      check: ['-c', '-f', file],
+      run: ['-db', '-f', file],
+      front,
+      dir,
+    };
+    return super.launch(launch, (child) => new HaproxyProcess(front, child, dir));
   }
 
   /** Runs one command on the admin socket and returns its answer. */
@@ -111,14 +77,5 @@ export class HaproxyProcess {
         status: f[col('status')] ?? '',
         current: Number(f[col('scur')]),
       }));
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise((resolve) => this.child.once('exit', resolve));
-      this.child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,19 +1,11 @@
-import { ErrorCode, ParleyError } from '@parley/protocol';
 import type pg from 'pg';
+import { type Migration, latestVersion, stepsAfter } from '../migration.js';
 import { int } from './connection.js';
 
 /**
- * One schema step. `migrate` applies the steps above the highest version recorded in
- * `schema_migrations`, all in one transaction (DDL is transactional in PostgreSQL), so a step
- * is either applied and recorded or neither. Steps are append-only: never edit one that has
- * shipped.
+ * The store's steps, recorded in `schema_migrations`. DDL is transactional in PostgreSQL, so
+ * `runMigrations` applies and records them in one transaction.
  */
-export interface Migration {
-  version: number;
-  description: string;
-  sql: string;
-}
-
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -93,64 +85,79 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+export const SCHEMA_VERSION = latestVersion(MIGRATIONS);
 
-/** First key of the advisory lock that serialises migrations (the second is the schema's hash). */
-const MIGRATION_LOCK = 0x70617231; // "par1"
+/** A migration list with the history table that records it and the advisory lock its runs take. */
+export interface MigrationSet {
+  steps: readonly Migration[];
+  /** One row per step applied; the set's version is the highest. */
+  history: string;
+  /** First key of the advisory lock serialising runs of this set (the second is the schema's hash). */
+  lock: number;
+  /** Names the schema in errors ("database schema"). */
+  what: string;
+}
 
-const HISTORY = `CREATE TABLE IF NOT EXISTS schema_migrations (
-  version     integer PRIMARY KEY,
-  description text NOT NULL,
-  applied_at  timestamptz NOT NULL DEFAULT now()
-)`;
+const STORE_SET: MigrationSet = {
+  steps: MIGRATIONS,
+  history: 'schema_migrations',
+  lock: 0x70617231, // "par1"
+  what: 'database schema',
+};
 
-/** The schema's recorded version, 0 when it has never been migrated. */
-export async function schemaVersion(client: pg.ClientBase): Promise<number> {
-  const history = await client.query<{ found: boolean }>(
-    `SELECT to_regclass('schema_migrations') IS NOT NULL AS found`,
-  );
-  if (history.rows[0]?.found !== true) return 0;
-  const { rows } = await client.query<{ v: string | null }>('SELECT max(version) AS v FROM schema_migrations');
+/** The version recorded in `history`, 0 when the table does not exist yet. */
+export async function recordedVersion(client: pg.ClientBase, history: string): Promise<number> {
+  const found = await client.query<{ found: boolean }>(`SELECT to_regclass('${history}') IS NOT NULL AS found`);
+  if (found.rows[0]?.found !== true) return 0;
+  const { rows } = await client.query<{ v: string | null }>(`SELECT max(version) AS v FROM ${history}`);
   return int(rows[0]?.v);
 }
 
+/** The store schema's recorded version, 0 when it has never been migrated. */
+export function schemaVersion(client: pg.ClientBase): Promise<number> {
+  return recordedVersion(client, STORE_SET.history);
+}
+
 /**
- * Applies every migration above the recorded version, in one transaction behind a
- * transaction-scoped advisory lock on (MIGRATION_LOCK, schema): nodes that start together
- * queue on the lock, and each after the first finds nothing left to do. Creates the schema
- * named in the URL. Refuses a schema written by a newer build rather than guess at it.
+ * Applies every step of `set` above its recorded version, in one transaction behind a
+ * transaction-scoped advisory lock on (set.lock, schema): nodes that start together queue on
+ * the lock, and each after the first finds nothing left to do. Creates the schema named in the
+ * URL. Refuses a schema written by a newer build rather than guess at it.
  */
-export async function migrate(
+export async function runMigrations(
   client: pg.ClientBase,
   schema: string | undefined,
+  set: MigrationSet,
 ): Promise<{ from: number; to: number }> {
   await client.query('BEGIN');
   try {
     await client.query("SELECT pg_advisory_xact_lock($1, hashtext(coalesce($2, current_schema(), '')))", [
-      MIGRATION_LOCK,
+      set.lock,
       schema ?? null,
     ]);
     if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    await client.query(HISTORY);
-    const from = await schemaVersion(client);
-    if (from > SCHEMA_VERSION) {
-      throw new ParleyError(
-        ErrorCode.INTERNAL,
-        `database schema version ${String(from)} is newer than this build's ${String(SCHEMA_VERSION)}`,
-      );
-    }
-    for (const m of MIGRATIONS) {
-      if (m.version <= from) continue;
+    await client.query(`CREATE TABLE IF NOT EXISTS ${set.history} (
+      version     integer PRIMARY KEY,
+      description text NOT NULL,
+      applied_at  timestamptz NOT NULL DEFAULT now()
+    )`);
+    const from = await recordedVersion(client, set.history);
+    for (const m of stepsAfter(set.steps, from, set.what)) {
       await client.query(m.sql);
-      await client.query('INSERT INTO schema_migrations (version, description) VALUES ($1, $2)', [
+      await client.query(`INSERT INTO ${set.history} (version, description) VALUES ($1, $2)`, [
         m.version,
         m.description,
       ]);
     }
     await client.query('COMMIT');
-    return { from, to: Math.max(from, SCHEMA_VERSION) };
+    return { from, to: Math.max(from, latestVersion(set.steps)) };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/** Applies the store's missing steps (see runMigrations). */
+export function migrate(client: pg.ClientBase, schema: string | undefined): Promise<{ from: number; to: number }> {
+  return runMigrations(client, schema, STORE_SET);
 }

@@ -23,17 +23,16 @@ import {
   type PostgresOptions,
   createPool,
   parseConnection,
-  sqlState,
   storeError,
 } from './connection.js';
 import * as membership from './membership.js';
 import { SCHEMA_VERSION, migrate, schemaVersion } from './migrations.js';
 import { type ConversationRow, type MemberRow, type MessageRow, toConversation, toMember, toMessage } from './rows.js';
+import { type RetryPolicy, inTransaction } from './transaction.js';
 import * as views from './views.js';
 
-/** Conflicts PostgreSQL resolves by aborting one transaction; running it again is correct. */
-const CONFLICTS = new Set(['40P01', '40001', '23505']);
-const ATTEMPTS = 3;
+/** How `#transaction` runs a write again (see there). */
+const RETRY: RetryPolicy = { attempts: 3, retryBeforeBegin: true };
 
 /**
  * The cluster store: PostgreSQL through a node-postgres pool, shared by every node. Writes run
@@ -270,34 +269,6 @@ export class PostgresStore implements Store {
     } catch (err) {
       throw storeError(err, this.#settings.target);
     }
-    for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient | undefined;
-      let begun = false;
-      let reusable = true;
-      try {
-        client = await this.#pool.connect();
-        await client.query('BEGIN');
-        begun = true;
-        const result = await fn(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        const state = sqlState(err);
-        // A ParleyError or an error PostgreSQL answered with leaves a working connection to roll back.
-        if (client && begun && (err instanceof ParleyError || state !== undefined)) {
-          reusable = await client.query('ROLLBACK').then(
-            () => true,
-            () => false,
-          );
-        } else {
-          reusable = false;
-        }
-        const retry =
-          attempt < ATTEMPTS && ((state !== undefined && CONFLICTS.has(state)) || (client !== undefined && !begun));
-        if (!retry) throw storeError(err, this.#settings.target);
-      } finally {
-        client?.release(reusable ? undefined : true);
-      }
-    }
+    return inTransaction(this.#pool, this.#settings.target, RETRY, fn);
   }
 }

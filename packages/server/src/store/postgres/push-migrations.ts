@@ -1,7 +1,6 @@
-import { ErrorCode, ParleyError } from '@parley/protocol';
 import type pg from 'pg';
-import { int } from './connection.js';
-import type { Migration } from './migrations.js';
+import type { Migration } from '../migration.js';
+import { type MigrationSet, runMigrations } from './migrations.js';
 
 /**
  * The push tables (PostgresPushStore) beside the PostgresStore's, in the same schema. They keep
@@ -70,58 +69,14 @@ export const PUSH_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-export const PUSH_SCHEMA_VERSION = PUSH_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+const PUSH_SET: MigrationSet = {
+  steps: PUSH_MIGRATIONS,
+  history: 'push_schema_migrations',
+  lock: 0x70757331, // "pus1"
+  what: 'push schema',
+};
 
-/** First key of the advisory lock serialising push migrations (the second is the schema's hash). */
-const PUSH_MIGRATION_LOCK = 0x70757331; // "pus1"
-
-const HISTORY = `CREATE TABLE IF NOT EXISTS push_schema_migrations (
-  version     integer PRIMARY KEY,
-  description text NOT NULL,
-  applied_at  timestamptz NOT NULL DEFAULT now()
-)`;
-
-/**
- * Applies the missing push steps in one transaction behind a transaction-scoped advisory lock,
- * like the store's `migrate`: nodes starting together queue on the lock and the later ones
- * find nothing to do. Refuses a push schema written by a newer build.
- */
-export async function migratePush(
-  client: pg.ClientBase,
-  schema: string | undefined,
-): Promise<{ from: number; to: number }> {
-  await client.query('BEGIN');
-  try {
-    await client.query("SELECT pg_advisory_xact_lock($1, hashtext(coalesce($2, current_schema(), '')))", [
-      PUSH_MIGRATION_LOCK,
-      schema ?? null,
-    ]);
-    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    await client.query(HISTORY);
-    const from = await pushSchemaVersion(client);
-    if (from > PUSH_SCHEMA_VERSION) {
-      throw new ParleyError(
-        ErrorCode.INTERNAL,
-        `push schema version ${String(from)} is newer than this build's ${String(PUSH_SCHEMA_VERSION)}`,
-      );
-    }
-    for (const m of PUSH_MIGRATIONS) {
-      if (m.version <= from) continue;
-      await client.query(m.sql);
-      await client.query('INSERT INTO push_schema_migrations (version, description) VALUES ($1, $2)', [
-        m.version,
-        m.description,
-      ]);
-    }
-    await client.query('COMMIT');
-    return { from, to: Math.max(from, PUSH_SCHEMA_VERSION) };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
-
-async function pushSchemaVersion(client: pg.ClientBase): Promise<number> {
-  const { rows } = await client.query<{ v: string | null }>('SELECT max(version) AS v FROM push_schema_migrations');
-  return int(rows[0]?.v);
+/** Applies the missing push steps like the store's `migrate` (see runMigrations), on their own lock. */
+export function migratePush(client: pg.ClientBase, schema: string | undefined): Promise<{ from: number; to: number }> {
+  return runMigrations(client, schema, PUSH_SET);
 }

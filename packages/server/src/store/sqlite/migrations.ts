@@ -1,17 +1,10 @@
-import { ErrorCode, ParleyError } from '@parley/protocol';
 import type Database from 'better-sqlite3';
+import { type Migration, latestVersion, stepsAfter } from '../migration.js';
 
 /**
- * One schema step. Steps run in order inside one IMMEDIATE transaction, and the database's
- * `user_version` pragma records the last one applied, so a start after an upgrade applies
- * only the new steps. Steps are append-only: never edit one that has shipped.
+ * The store's steps. The database's `user_version` pragma records the last one applied, so a
+ * start after an upgrade applies only the new steps.
  */
-export interface Migration {
-  version: number;
-  description: string;
-  sql: string;
-}
-
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -88,32 +81,47 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+export const SCHEMA_VERSION = latestVersion(MIGRATIONS);
 
 export function schemaVersion(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
+/** Where a migration list records how far it got. Both run inside the migration's transaction. */
+export interface MigrationHistory {
+  /** The last version applied, 0 before the first. */
+  read(db: Database.Database): number;
+  record(db: Database.Database, step: Migration): void;
+}
+
 /**
- * Applies every migration above the database's `user_version`. IMMEDIATE, so two processes
- * starting on one file at once cannot both apply a step. Refuses a database written by a
- * newer build rather than guess at its schema.
+ * Applies every step of `steps` above the version `history` recorded, in one IMMEDIATE
+ * transaction, so two processes starting on one file at once cannot both apply a step.
+ * Refuses a schema written by a newer build; `what` names it in the error.
  */
-export function migrate(db: Database.Database): { from: number; to: number } {
+export function runMigrations(
+  db: Database.Database,
+  steps: readonly Migration[],
+  history: MigrationHistory,
+  what: string,
+): { from: number; to: number } {
   const run = db.transaction(() => {
-    const from = schemaVersion(db);
-    if (from > SCHEMA_VERSION) {
-      throw new ParleyError(
-        ErrorCode.INTERNAL,
-        `database schema version ${String(from)} is newer than this build's ${String(SCHEMA_VERSION)}`,
-      );
-    }
-    for (const m of MIGRATIONS) {
-      if (m.version <= from) continue;
+    const from = history.read(db);
+    for (const m of stepsAfter(steps, from, what)) {
       db.exec(m.sql);
-      db.pragma(`user_version = ${String(m.version)}`);
+      history.record(db, m);
     }
-    return { from, to: Math.max(from, SCHEMA_VERSION) };
+    return { from, to: Math.max(from, latestVersion(steps)) };
   });
   return run.immediate();
+}
+
+const USER_VERSION: MigrationHistory = {
+  read: schemaVersion,
+  record: (db, m) => db.pragma(`user_version = ${String(m.version)}`),
+};
+
+/** Applies the store's missing steps (see runMigrations). */
+export function migrate(db: Database.Database): { from: number; to: number } {
+  return runMigrations(db, MIGRATIONS, USER_VERSION, 'database schema');
 }
