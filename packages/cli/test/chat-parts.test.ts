@@ -168,6 +168,10 @@ describe('chat screen text', () => {
       statusText({ ...s, state: 'backing-off', queued: 1, lastError: 'refused', retryAt: 5_000 }, 2_000),
       'offline · 1 queued · retry in 3s (refused)',
     );
+    assert.equal(
+      statusText({ ...s, state: 'backing-off', link: 'short', lastError: 'refused', retryAt: 5_000 }, 2_000),
+      'offline · sending over HTTP · retry in 3s (refused)',
+    );
     assert.equal(typingText(['bob']), 'bob is typing…');
     assert.equal(typingText(['bob', 'carol']), 'bob and carol are typing…');
     assert.equal(typingText(['a', 'b', 'c']), '3 people are typing…');

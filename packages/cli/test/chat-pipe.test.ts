@@ -2,6 +2,7 @@
 // is a command or a message; each event is one line of output. Also the flag checks.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ChatMessage, ParleyClient } from '@parley/client';
@@ -89,6 +90,17 @@ describe('parley chat with piped stdin', { timeout: 600_000 }, () => {
     );
     assert.equal(got.senderId, 'bob');
     assert.equal(aliceSaw.filter((m) => m.content.text === 'queued while down').length, 1);
+  });
+
+  test('with the long link unreachable, a message goes out over the HTTP short link', async () => {
+    const closed = await freePort(); // nothing listens here: every long-link attempt is refused
+    const args = bobArgs().map((a, i, all) => (all[i - 1] === '--tcp-port' ? String(closed) : a));
+    const { code, stdout } = await runPiped([...args, '--wait', '60'], '/open alice\nover the short link\n');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^\* offline · sending over HTTP/m);
+    assert.match(stdout, /^\[alice\] you: over the short link · sent$/m);
+    await waitFor('alice to get it', () => aliceSaw.find((m) => m.content.text === 'over the short link'));
+    assert.equal(aliceSaw.filter((m) => m.content.text === 'over the short link').length, 1);
   });
 
   test('TLS (trusting the data dir certificate) and WebSocket (a development token) work the same', async () => {
@@ -188,3 +200,12 @@ describe('parley chat with piped stdin', { timeout: 600_000 }, () => {
     assert.match(transport.stderr, /Allowed choices are tcp, tls, ws/);
   });
 });
+
+/** A port nothing listens on (taken from the kernel, then released). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
+}

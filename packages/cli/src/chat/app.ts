@@ -452,6 +452,11 @@ export class ChatApp {
         this.#reportStatus();
         d()?.changed();
       }),
+      c.on('link', (link) => {
+        this.#status.link = link;
+        this.#reportStatus();
+        d()?.changed();
+      }),
       c.on('connected', () => {
         this.#lastError = '';
         for (const view of c.conversations()) this.#needPeer(view);

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { ParleyClient, type Transport } from '@parley/client';
+import { ParleyClient, SHORT_LINK_PATH, type Transport } from '@parley/client';
 import { FileKeyValueStore, nodeWebSocketTransport, tcpTransport, tlsTransport } from '@parley/client/node';
 import { type ChatOptions, ChatUsageError } from './options.js';
 import { tokenClaims, tokenProvider } from './token.js';
@@ -133,6 +133,10 @@ export async function openChatConnection(options: ChatOptions): Promise<ChatConn
     deviceId,
     storage,
     connection: { backoff: { capMs: RECONNECT_CAP_MS } },
+    // When the TCP/TLS/WebSocket link cannot be established, sends go over the HTTP API.
+    shortLink: {
+      url: `${options.httpTls ? 'https' : 'http'}://${hostPart(options.host)}:${String(options.httpPort)}${SHORT_LINK_PATH}`,
+    },
   });
   return { client, storage, deviceId, endpoint: endpointOf(options), release };
 }

@@ -134,6 +134,8 @@ export interface LinkStatus {
   lastError: string | undefined;
   /** When the next attempt starts (ms since the epoch). */
   retryAt: number | undefined;
+  /** 'short' while requests go over HTTP because the long link cannot be established. */
+  link?: 'long' | 'short';
 }
 
 export function statusText(status: LinkStatus, now = Date.now()): string {
@@ -151,6 +153,8 @@ export function statusText(status: LinkStatus, now = Date.now()): string {
           ? ''
           : ` · retry in ${String(Math.max(0, Math.ceil((status.retryAt - now) / 1000)))}s`;
       const why = status.lastError ? ` (${status.lastError})` : '';
+      // Sends still get through over HTTP: say so, or the user thinks nothing goes out.
+      if (status.link === 'short') return `offline · sending over HTTP${queued}${wait}${why}`;
       return `offline${queued}${wait}${why}`;
     }
     case 'closed':
