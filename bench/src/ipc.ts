@@ -89,6 +89,11 @@ export class ChildHandle {
     });
   }
 
+  /** Kills the child at once if it still runs (a last resort on exit). */
+  kill(): void {
+    if (this.alive) this.process.kill('SIGKILL');
+  }
+
   /** Ends the child (SIGTERM, then SIGKILL after a grace period) and resolves once it is gone. */
   async stop(graceMs = 3_000): Promise<void> {
     if (!this.alive) return;
@@ -110,7 +115,7 @@ export function killAllChildren(): void {
 }
 
 /**
- * Starts one of the harness's own modules (`./servers/parley.ts`, ...) as a child. Under tsx
+ * Starts one of the harness's own modules (`./servers/parley.ts`, `./idle-memory/parley-server.ts`, ...) as a child. Under tsx
  * the module is the .ts source, from a build the .js file beside this one; the child gets the
  * same loader flags as this process plus `extraArgv`.
  */

@@ -1,5 +1,6 @@
-// Runs scenarios: each system in turn (so each has the machine to itself), then writes
-// bench/results/<scenario>.{json,md,svg} and prints the table.
+// Runs scenarios: sets every system up together, then measures one system at a time (so each
+// has the load generator and the machine to itself while timed), round after round, then
+// writes bench/results/<scenario>.{json,md,svg} and prints the table.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -7,17 +8,46 @@ import { fileURLToPath } from 'node:url';
 import { killAllChildren } from './ipc.js';
 import { scenarioMarkdown, scenarioTable } from './report/markdown.js';
 import { scenarioSvg } from './report/svg.js';
-import type { Column, ScenarioResult, SystemResult } from './results.js';
-import type { BenchOptions } from './scenarios/common.js';
+import {
+  type Column,
+  type ScenarioResult,
+  type SystemResult,
+  anchorRatios,
+  copyResult,
+  emptyResult,
+  mergeRounds,
+} from './results.js';
+import {
+  type BenchOptions,
+  type PreparedSystem,
+  type Setup,
+  type SystemRun,
+  prepareSystems,
+  releaseSystems,
+} from './scenarios/common.js';
 import { SYSTEM_LABELS } from './systems.js';
 import type { SystemName } from './worker/driver.js';
 
-export interface Scenario {
+/**
+ * A scenario in two steps: `prepare` once per system (or once per round when
+ * `freshEachRound`), with every system set up at the same time, then `measure` one system
+ * at a time, round after round, interleaved across systems (ABCABC) to spread the machine's
+ * noise over all of them.
+ */
+export interface Scenario<S = unknown> {
   name: string;
   describe: string;
   columns: Column[];
+  /** The sizes in effect (read through `size()`, which is how `--set` keys are known). */
   config(options: BenchOptions): Record<string, unknown>;
-  run(options: BenchOptions, system: SystemName): Promise<SystemResult>;
+  /** Workers and server processes for a system, or why the scenario does not apply to it. */
+  setup(options: BenchOptions, system: SystemName): Setup;
+  /** Users, logins, groups: everything before the timed part. */
+  prepare(options: BenchOptions, run: SystemRun): Promise<S>;
+  /** One timed round: fills `run.result`, which starts as a copy of what `prepare` recorded. */
+  measure(options: BenchOptions, run: SystemRun, state: S, round: number): Promise<void>;
+  /** Start and prepare the systems again for every round (the measurement is the set-up, or leaves state behind). */
+  freshEachRound?: boolean;
   /** Notes printed under the table. */
   notes: string[];
 }
@@ -52,8 +82,8 @@ function installCleanup(): void {
   }
 }
 
-export async function runScenario(
-  scenario: Scenario,
+export async function runScenario<S>(
+  scenario: Scenario<S>,
   options: BenchOptions,
   output: { dir: string; write: boolean; print?: boolean } = { dir: RESULTS_DIR, write: true },
 ): Promise<ScenarioResult> {
@@ -65,16 +95,20 @@ export async function runScenario(
     startedAt: new Date(started).toISOString(),
     durationS: 0,
     machine: machine(),
-    config: { ...scenario.config(options), systems: options.systems.join(' ') },
+    config: {
+      ...scenario.config(options),
+      systems: options.systems.join(' '),
+      repeat: options.repeat,
+      workers: options.workers,
+    },
     columns: scenario.columns,
     systems: [],
+    ratios: [],
     notes: scenario.notes,
   };
   options.log(`${scenario.name}: ${scenario.describe}`);
-  for (const system of options.systems) {
-    options.log(`- ${SYSTEM_LABELS[system]}`);
-    result.systems.push(await scenario.run(options, system));
-  }
+  result.systems = await measureRounds(scenario, options);
+  result.ratios = anchorRatios(result.systems, scenario.columns);
   result.durationS = Math.round((Date.now() - started) / 1000);
   if (output.write) {
     mkdirSync(output.dir, { recursive: true });
@@ -86,4 +120,68 @@ export async function runScenario(
   }
   if (output.print !== false) process.stdout.write(`\n${scenarioTable(result)}\n\n`);
   return result;
+}
+
+/** Prepares the systems, measures them round by round, and merges each one's rounds. */
+async function measureRounds<S>(scenario: Scenario<S>, options: BenchOptions): Promise<SystemResult[]> {
+  const rounds = new Map<SystemName, SystemResult[]>(options.systems.map((name) => [name, []]));
+  const notRun = new Map<SystemName, SystemResult>();
+  let prepared: PreparedSystem<S>[] | undefined;
+  const prepare = async () => {
+    const began = performance.now();
+    const list = await prepareSystems(
+      options,
+      (name) => scenario.setup(options, name),
+      (run) => scenario.prepare(options, run),
+    );
+    options.log(`  set-up: ${((performance.now() - began) / 1000).toFixed(1)} s`);
+    return list;
+  };
+  try {
+    for (let round = 0; round < options.repeat; round++) {
+      if (!prepared || scenario.freshEachRound) {
+        if (prepared) await releaseSystems(prepared);
+        prepared = await prepare();
+      }
+      for (const p of prepared) {
+        if (p.unavailable || !p.run) {
+          if (!notRun.has(p.name)) notRun.set(p.name, p.unavailable ?? emptyResult(p.name, 'not started'));
+          continue;
+        }
+        const label = options.repeat > 1 ? ` (round ${String(round + 1)} of ${String(options.repeat)})` : '';
+        options.log(`- ${SYSTEM_LABELS[p.name]}${label}`);
+        const began = performance.now();
+        const result = copyResult(p.run.result);
+        try {
+          await scenario.measure(options, { ...p.run, result }, p.state as S, round);
+          rounds.get(p.name)!.push(result);
+        } catch (err) {
+          // A system that breaks mid-run is not measured again; its row says why.
+          const message = err instanceof Error ? err.message : String(err);
+          options.log(`  ${p.name}: failed: ${message}`);
+          result.notes.push(`failed: ${message}`);
+          notRun.set(p.name, result);
+          await p.run.pool.close();
+          await p.run.system.stop();
+          p.unavailable = result;
+          delete p.run;
+        }
+        options.log(`  ${p.name}: measured in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+      }
+    }
+  } finally {
+    if (prepared) {
+      const began = performance.now();
+      await releaseSystems(prepared);
+      options.log(`  tear-down: ${((performance.now() - began) / 1000).toFixed(1)} s`);
+    }
+  }
+  return options.systems.map((name) => {
+    const measured = rounds.get(name)!;
+    if (measured.length === 0) return notRun.get(name) ?? emptyResult(name, 'not measured');
+    const merged = mergeRounds(measured, scenario.columns);
+    const failed = notRun.get(name);
+    if (failed) merged.notes = [...new Set([...merged.notes, ...failed.notes])];
+    return merged;
+  });
 }

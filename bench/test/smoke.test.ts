@@ -16,13 +16,14 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function options(overrides: Record<string, number>): BenchOptions {
+function options(overrides: Record<string, number>, repeat = 1): BenchOptions {
   return {
     quick: true,
     systems: ['parley', 'bare'],
     size: 128,
     workers: 1,
     scale: 1,
+    repeat,
     overrides,
     cpuProfileDir: undefined,
     baselineServer: undefined,
@@ -38,8 +39,8 @@ test('a payload carries its stamp and has the requested size', () => {
   assert.equal(readPayload('x|y|z|'), undefined);
 });
 
-test('one-to-one runs end to end on Parley and bare Node and writes JSON, Markdown and SVG', async () => {
-  const result = await runScenario(oneToOneScenario, options({ pairs: 10, duration: 1, rate: 200, warmup: 1 }), {
+test('one-to-one runs two rounds end to end on Parley and bare Node and writes JSON, Markdown and SVG', async () => {
+  const result = await runScenario(oneToOneScenario, options({ pairs: 10, duration: 1, rate: 200, warmup: 1 }, 2), {
     dir,
     write: true,
     print: false,
@@ -53,7 +54,14 @@ test('one-to-one runs end to end on Parley and bare Node and writes JSON, Markdo
     assert.ok(system.figures.saturation! > 0, `${system.system} delivered nothing at saturation`);
     assert.ok(system.latency['fixed rate']!.count > 0);
     assert.ok(system.latency['fixed rate']!.p50Ms > 0);
+    // Two rounds: the row is their median, with each round's figures and the range kept.
+    assert.equal(system.rounds?.length, 2);
+    const [low, high] = system.spread!.saturation!;
+    assert.ok(low <= system.figures.saturation! && system.figures.saturation! <= high);
   }
+  assert.equal(result.ratios.length, 1);
+  assert.equal(result.ratios[0]!.system, 'bare');
+  assert.ok(result.ratios[0]!.ratios.saturation!.ratio > 0);
   const md = readFileSync(join(dir, 'one-to-one.quick.md'), 'utf8');
   assert.match(md, /\| Parley \|/);
   assert.match(md, /Parley ÷/);

@@ -1,11 +1,12 @@
 // The ejabberd anchor (Debian's ejabberd 23.01): the harness writes a config into a temporary
 // directory and starts its OWN node there, on free ports of 127.0.0.1 (never 5222/5280) and
 // its own Erlang distribution port (no epmd), so the machine's ejabberd service is never
-// touched. Local users (internal auth, registered through the node's HTTP API), offline
-// storage (mod_offline) and multi-user chat (mod_muc, for the room scenario) are on.
+// touched. Local users (internal auth, stored in the node's Mnesia database, imported in bulk
+// through its HTTP API), offline storage (mod_offline) and multi-user chat (mod_muc, for the
+// room scenario) are on.
 import { execFile } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -130,10 +131,11 @@ export class Ejabberd {
       for (const p of ['', 'db', 'logs', 'ejabberd.yml', 'ejabberdctl.cfg', 'inetrc'])
         chownSync(join(dir, p), owner.uid, owner.gid);
     await self.#ctl('start');
-    for (let i = 0; i < 120; i++) {
-      const status = await self.#ctl('status').catch(() => '');
-      if (status.includes('is running')) return self;
-      await sleep(500);
+    // Ready once both listeners accept: polling the ports is much quicker than `ejabberdctl
+    // status`, which boots a second Erlang VM per call.
+    for (let i = 0; i < 600; i++) {
+      if ((await accepts(c2sPort)) && (await accepts(httpPort))) return self;
+      await sleep(100);
     }
     await self.stop();
     throw new Error(`ejabberd did not start in 60 s; logs in ${join(dir, 'logs')}`);
@@ -175,29 +177,42 @@ export class Ejabberd {
     return findPids(`-name ${this.node}`).concat(findPids(`-sname ${this.node}`));
   }
 
-  /** Registers users through the node's HTTP API, `concurrency` requests at a time. */
-  async register(users: readonly string[], concurrency = 16): Promise<void> {
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < users.length) {
-        const user = users[next++]!;
-        const res = await fetch(`http://127.0.0.1:${String(this.httpPort)}/api/register`, {
-          method: 'POST',
-          body: JSON.stringify({ user, host: XMPP_DOMAIN, password: XMPP_PASSWORD }),
-        });
-        const text = await res.text();
-        // A user left from an earlier scenario of the same run is fine.
-        if (!res.ok && !text.includes('already'))
-          throw new Error(`ejabberd register ${user}: ${String(res.status)} ${text}`);
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, lane));
+  readonly #registered = new Set<string>();
+
+  /**
+   * Creates the users that do not exist yet in one call: a XEP-0227 (PIEFXIS) file imported
+   * through the HTTP API (`import_piefxis`), the same internal-auth accounts `register` makes,
+   * about ten times faster than one `register` request per user (1,000 users: 0.9 s vs 6.7 s).
+   */
+  async register(users: readonly string[]): Promise<void> {
+    const fresh = [...new Set(users)].filter((u) => !this.#registered.has(u));
+    if (fresh.length === 0) return;
+    const file = join(this.dir, `users-${String(this.#registered.size)}.xml`);
+    writeFileSync(
+      file,
+      `<?xml version='1.0' encoding='UTF-8'?>\n<server-data xmlns='urn:xmpp:pie:0'>\n<host jid='${XMPP_DOMAIN}'>\n` +
+        fresh.map((u) => `<user name='${u}' password='${XMPP_PASSWORD}'/>\n`).join('') +
+        '</host>\n</server-data>\n',
+    );
+    const owner = ownerOf('ejabberd');
+    if (owner) chownSync(file, owner.uid, owner.gid);
+    const res = await fetch(`http://127.0.0.1:${String(this.httpPort)}/api/import_piefxis`, {
+      method: 'POST',
+      body: JSON.stringify({ file }),
+    });
+    const text = await res.text();
+    if (!res.ok || text.trim() !== '0') throw new Error(`ejabberd import_piefxis: ${String(res.status)} ${text}`);
+    rmSync(file, { force: true });
+    for (const u of fresh) this.#registered.add(u);
   }
 
-  /** Stops the node (ejabberdctl stop, then kills its VM if it lingers) and removes its directory. */
+  /**
+   * Stops the node and removes its directory. SIGTERM makes the VM shut down cleanly (as
+   * `ejabberdctl stop` would, without booting a second VM for the RPC); SIGKILL if it lingers.
+   */
   async stop(): Promise<void> {
     const pids = this.pids;
-    await this.#ctl('stop').catch(() => '');
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 40 && pids.some(alive); i++) await sleep(250);
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
@@ -208,6 +223,24 @@ export class Ejabberd {
     for (const pid of this.pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => {
+      resolve(false);
+    });
+  });
 }
 
 function alive(pid: number): boolean {

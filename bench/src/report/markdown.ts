@@ -1,5 +1,5 @@
 // The Markdown table of one scenario: one row per system, then Parley's ratio to each anchor.
-import type { Column, ScenarioResult, SystemResult } from '../results.js';
+import type { AnchorRatios, Column, ScenarioResult, SystemResult } from '../results.js';
 import { SYSTEM_LABELS } from '../systems.js';
 
 function format(value: number | undefined, digits = 1): string {
@@ -7,10 +7,24 @@ function format(value: number | undefined, digits = 1): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
-function ratio(parley: number | undefined, anchor: number | undefined): string {
-  if (parley === undefined || anchor === undefined || !Number.isFinite(parley) || !Number.isFinite(anchor)) return '–';
-  if (anchor === 0) return parley === 0 ? '1.00' : '∞';
-  return `${(parley / anchor).toFixed(2)}×`;
+/** A median with its range over the rounds: `5,202 (4,980–5,310)`. */
+function withRange(value: number | undefined, range: [number, number] | undefined, digits = 1): string {
+  const text = format(value, digits);
+  if (!range || text === '–' || range[0] === range[1]) return text;
+  return `${text} (${format(range[0], digits)}–${format(range[1], digits)})`;
+}
+
+function formatRatio(value: number): string {
+  if (Number.isNaN(value)) return '–';
+  if (value === Infinity) return '∞';
+  return `${value.toFixed(2)}×`;
+}
+
+function ratioCell(entry: AnchorRatios['ratios'][string] | undefined): string {
+  if (!entry) return '–';
+  const text = formatRatio(entry.ratio);
+  if (entry.min === undefined || entry.max === undefined || text === '–' || entry.min === entry.max) return text;
+  return `${text} (${formatRatio(entry.min).replace('×', '')}–${formatRatio(entry.max)})`;
 }
 
 function header(columns: Column[]): string {
@@ -22,24 +36,24 @@ function row(r: SystemResult, columns: Column[]): string {
   if (r.skipped !== undefined) {
     return `| ${SYSTEM_LABELS[r.system]} | ${columns.map(() => '–').join(' | ')} | not run: ${r.skipped} |`;
   }
-  const cells = columns.map((c) => format(r.figures[c.key], c.digits));
+  const cells = columns.map((c) => withRange(r.figures[c.key], r.spread?.[c.key], c.digits));
   return `| ${SYSTEM_LABELS[r.system]} | ${cells.join(' | ')} | ${r.notes.join('; ').replaceAll('|', '/')} |`;
 }
 
-/** The system rows and the ratio rows (Parley ÷ anchor; the arrow says which way is better). */
+/**
+ * The system rows and the ratio rows (Parley ÷ anchor; the arrow says which way is better).
+ * With several rounds a cell is the median and, in brackets, the range over the rounds; a
+ * ratio is the ratio of the medians and, in brackets, the range of the per-round ratios.
+ */
 export function scenarioTable(result: ScenarioResult): string {
   const lines = [header(result.columns), ...result.systems.map((r) => row(r, result.columns))];
-  const parley = result.systems.find((r) => r.system === 'parley' && r.skipped === undefined);
-  const anchors = result.systems.filter(
-    (r) => r.system !== 'parley' && r.skipped === undefined && Object.keys(r.figures).length > 0,
-  );
-  if (parley && anchors.length > 0) {
+  if (result.ratios.length > 0) {
     lines.push('', `Parley ÷ anchor, same run (↑: higher is better, ↓: lower is better):`, '');
     lines.push(`| Parley ÷ | ${result.columns.map((c) => c.label).join(' | ')} |`);
     lines.push(`|---|${result.columns.map(() => '---:').join('|')}|`);
-    for (const a of anchors) {
+    for (const a of result.ratios) {
       lines.push(
-        `| ${SYSTEM_LABELS[a.system]} | ${result.columns.map((c) => ratio(parley.figures[c.key], a.figures[c.key])).join(' | ')} |`,
+        `| ${SYSTEM_LABELS[a.system]} | ${result.columns.map((c) => ratioCell(a.ratios[c.key])).join(' | ')} |`,
       );
     }
   }
@@ -58,6 +72,12 @@ export function scenarioMarkdown(result: ScenarioResult): string {
       `load average at start ${m.loadavg.map((l) => l.toFixed(2)).join(' ')}; Node ${m.node}.`,
     '',
     `Configuration: ${config}.`,
+    ...(Number(result.config.repeat) > 1
+      ? [
+          '',
+          `Each figure is the median of ${String(result.config.repeat)} rounds (systems interleaved), with the range over the rounds in brackets; each ratio is the ratio of the medians, with the range of the per-round ratios.`,
+        ]
+      : []),
     '',
     scenarioTable(result),
     ...(result.notes.length > 0 ? ['', ...result.notes.map((n) => `- ${n}`)] : []),

@@ -5,12 +5,11 @@
 // time from send to its last delivery; for a burst sent at once: deliveries per second.
 import { sleep, waitForCount } from '../clock.js';
 import { track } from '../progress.js';
-import { type Column, type Latency, type SystemResult, summarize } from '../results.js';
+import { type Column, type Latency, median, summarize } from '../results.js';
 import type { Scenario } from '../run.js';
-import type { SystemName } from '../worker/driver.js';
 import type { Collected } from '../worker/worker.js';
 import { BENCH_HEARTBEAT_MS } from '../servers/limits.js';
-import { type BenchOptions, type SystemRun, connectMeasured, size, spread, withSystem } from './common.js';
+import { type BenchOptions, type Setup, type SystemRun, connectMeasured, size, spread } from './common.js';
 
 export const columns: Column[] = [
   { key: 'groupLastP50', label: 'group: to last delivery p50 ms', better: 'lower', digits: 1 },
@@ -32,10 +31,8 @@ export function config(options: BenchOptions) {
   };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)]!;
-};
+/** A pause before the first message of a round: the joins' (or the previous system's) work settles. */
+const QUIET_MS = 500;
 
 interface Phase {
   lastDeliveryMs: number[];
@@ -82,120 +79,138 @@ async function sendAndCollect(
   };
 }
 
-export async function fanout(options: BenchOptions, name: SystemName): Promise<SystemResult> {
-  const c = config(options);
-  const workers = Math.max(options.workers, Math.ceil(c.room / 15_000));
-  return withSystem(options, name, { workers, processes: 1 }, async (run) => {
-    const { pool, result } = run;
-    const users = Array.from({ length: Math.max(c.group, c.room) }, (_, i) => `f${String(i)}`);
-    const byWorker = spread(users, workers);
-    const sender = { worker: 0, user: users[0]! };
-    const groupMembers = users.slice(0, c.group);
-    const inGroup = new Set(groupMembers);
-    const connected = await connectMeasured(run, `connect ${String(users.length)}`, byWorker, {
-      size: options.size,
-      heartbeatMs: BENCH_HEARTBEAT_MS,
-      concurrency: 32,
-    });
-    result.memoryPerConnection = connected.memoryPerConnection;
-    result.figures.memKiB = connected.memoryPerConnection / 1024;
-
-    // The group: a stored GROUP in Parley, a room of G members elsewhere.
-    let groupTarget: string;
-    if (name === 'parley') {
-      groupTarget = await pool.workers[0]!.request<string>(
-        'group',
-        { owner: sender.user, members: groupMembers },
-        300_000,
-      );
-    } else {
-      const joins = await Promise.all(
-        pool.workers.map((w, i) =>
-          w.request<string>('join', { room: 'group1', users: byWorker[i]!.filter((u) => inGroup.has(u)) }, 600_000),
-        ),
-      );
-      groupTarget = joins[0]!;
-    }
-    await sleep(500);
-    const group = await sendAndCollect(
-      run,
-      `group ${String(c.group)} spaced`,
-      sender,
-      groupTarget,
-      c.group - 1,
-      c.spaced,
-      c.spacingMs,
-    );
-    const groupBurst = await sendAndCollect(
-      run,
-      `group ${String(c.group)} burst`,
-      sender,
-      groupTarget,
-      c.group - 1,
-      c.burst,
-      0,
-    );
-
-    const roomBar = track(`${name} join room ${String(c.room)}`, 0, () => Promise.resolve(0), 'join');
-    const joins = await Promise.all(pool.workers.map((w) => w.request<string>('join', { room: 'room1' }, 1_800_000)));
-    await roomBar.stop();
-    await sleep(1_000);
-    const roomTarget = joins[0]!;
-    const room = await sendAndCollect(
-      run,
-      `room ${String(c.room)} spaced`,
-      sender,
-      roomTarget,
-      c.room - 1,
-      c.spaced,
-      c.spacingMs,
-    );
-    const roomBurst = await sendAndCollect(
-      run,
-      `room ${String(c.room)} burst`,
-      sender,
-      roomTarget,
-      c.room - 1,
-      c.burst,
-      0,
-    );
-
-    Object.assign(result.figures, {
-      groupLastP50: median(group.lastDeliveryMs),
-      groupLastMax: Math.max(...group.lastDeliveryMs),
-      groupRate: groupBurst.deliveriesPerSecond,
-      roomLastP50: median(room.lastDeliveryMs),
-      roomLastMax: Math.max(...room.lastDeliveryMs),
-      roomRate: roomBurst.deliveriesPerSecond,
-    });
-    result.latency = {
-      'room, spaced messages': room.latency,
-      'group, spaced messages': group.latency,
-      'room burst': roomBurst.latency,
-    };
-    result.timeline = roomBurst.timeline;
-    for (const [label, phase] of [
-      ['group', group],
-      ['group burst', groupBurst],
-      ['room', room],
-      ['room burst', roomBurst],
-    ] as const) {
-      if (phase.missing > 0) result.notes.push(`${label}: ${String(phase.missing)} deliveries missing after the wait`);
-    }
-    options.log(
-      `  ${name}: group last delivery p50 ${result.figures.groupLastP50!.toFixed(1)} ms, ${result.figures.groupRate!.toFixed(0)} dlv/s; ` +
-        `room p50 ${result.figures.roomLastP50!.toFixed(1)} ms, ${result.figures.roomRate!.toFixed(0)} dlv/s`,
-    );
-  });
+export function setup(options: BenchOptions): Setup {
+  return { workers: Math.max(options.workers, Math.ceil(config(options).room / 15_000)), processes: 1 };
 }
 
-export const fanoutScenario: Scenario = {
+export interface FanoutState {
+  sender: { worker: number; user: string };
+  groupTarget: string;
+  roomTarget: string;
+}
+
+/** Every member connected, the group made (or joined) and the room joined. */
+export async function prepare(options: BenchOptions, run: SystemRun): Promise<FanoutState> {
+  const c = config(options);
+  const { pool, result, system } = run;
+  const workers = pool.workers.length;
+  const users = Array.from({ length: Math.max(c.group, c.room) }, (_, i) => `f${String(i)}`);
+  const byWorker = spread(users, workers);
+  const sender = { worker: 0, user: users[0]! };
+  const groupMembers = users.slice(0, c.group);
+  const inGroup = new Set(groupMembers);
+  const connected = await connectMeasured(run, `connect ${String(users.length)}`, byWorker, {
+    size: options.size,
+    heartbeatMs: BENCH_HEARTBEAT_MS,
+    concurrency: 32,
+  });
+  result.memoryPerConnection = connected.memoryPerConnection;
+  result.figures.memKiB = connected.memoryPerConnection / 1024;
+
+  // The group: a stored GROUP in Parley, a room of G members elsewhere.
+  let groupTarget: string;
+  if (system.name === 'parley' || system.name === 'baseline') {
+    groupTarget = await pool.workers[0]!.request<string>(
+      'group',
+      { owner: sender.user, members: groupMembers },
+      300_000,
+    );
+  } else {
+    const joins = await Promise.all(
+      pool.workers.map((w, i) =>
+        w.request<string>('join', { room: 'group1', users: byWorker[i]!.filter((u) => inGroup.has(u)) }, 600_000),
+      ),
+    );
+    groupTarget = joins[0]!;
+  }
+  const roomBar = track(`${system.name} join room ${String(c.room)}`, 0, () => Promise.resolve(0), 'join');
+  const joins = await Promise.all(pool.workers.map((w) => w.request<string>('join', { room: 'room1' }, 1_800_000)));
+  await roomBar.stop();
+  return { sender, groupTarget, roomTarget: joins[0]! };
+}
+
+/** Spaced messages and a burst, to the group and then to the room. */
+export async function measure(options: BenchOptions, run: SystemRun, state: FanoutState): Promise<void> {
+  const c = config(options);
+  const { result } = run;
+  const name = run.system.name;
+  const { sender, groupTarget, roomTarget } = state;
+  await sleep(QUIET_MS);
+  const group = await sendAndCollect(
+    run,
+    `group ${String(c.group)} spaced`,
+    sender,
+    groupTarget,
+    c.group - 1,
+    c.spaced,
+    c.spacingMs,
+  );
+  const groupBurst = await sendAndCollect(
+    run,
+    `group ${String(c.group)} burst`,
+    sender,
+    groupTarget,
+    c.group - 1,
+    c.burst,
+    0,
+  );
+
+  const room = await sendAndCollect(
+    run,
+    `room ${String(c.room)} spaced`,
+    sender,
+    roomTarget,
+    c.room - 1,
+    c.spaced,
+    c.spacingMs,
+  );
+  const roomBurst = await sendAndCollect(
+    run,
+    `room ${String(c.room)} burst`,
+    sender,
+    roomTarget,
+    c.room - 1,
+    c.burst,
+    0,
+  );
+
+  Object.assign(result.figures, {
+    groupLastP50: median(group.lastDeliveryMs),
+    groupLastMax: Math.max(...group.lastDeliveryMs),
+    groupRate: groupBurst.deliveriesPerSecond,
+    roomLastP50: median(room.lastDeliveryMs),
+    roomLastMax: Math.max(...room.lastDeliveryMs),
+    roomRate: roomBurst.deliveriesPerSecond,
+  });
+  result.latency = {
+    'room, spaced messages': room.latency,
+    'group, spaced messages': group.latency,
+    'room burst': roomBurst.latency,
+  };
+  result.timeline = roomBurst.timeline;
+  for (const [label, phase] of [
+    ['group', group],
+    ['group burst', groupBurst],
+    ['room', room],
+    ['room burst', roomBurst],
+  ] as const) {
+    if (phase.missing > 0) result.notes.push(`${label}: ${String(phase.missing)} deliveries missing after the wait`);
+  }
+  options.log(
+    `  ${name}: group last delivery p50 ${result.figures.groupLastP50!.toFixed(1)} ms, ${result.figures.groupRate!.toFixed(0)} dlv/s; ` +
+      `room p50 ${result.figures.roomLastP50!.toFixed(1)} ms, ${result.figures.roomRate!.toFixed(0)} dlv/s`,
+  );
+}
+
+export const fanoutScenario: Scenario<FanoutState> = {
   name: 'fanout',
   describe:
     'one message to a group of G and to a chat room of M online members: time to the last delivery, deliveries per second',
   columns,
   config,
-  run: fanout,
+  setup,
+  prepare,
+  measure,
   notes: [
     '"to last delivery": per message, from its send to its delivery to the last member (median and max over the spaced messages).',
     '"deliveries/s (burst)": `burst` messages sent at once; all their deliveries divided by the time from the first send to the last delivery.',

@@ -3,13 +3,12 @@
 // acknowledgement (bare: forwarded; Socket.IO: ack callback; MQTT: PUBACK; XMPP: none). Two
 // timed runs: a fixed offered load (latency, corrected for coordinated omission) and
 // saturation (each pair keeps a window of messages in flight: messages per second).
-import { summarize, type Column, type SystemResult } from '../results.js';
+import { summarize, type Column } from '../results.js';
 import type { Scenario } from '../run.js';
 import { readProc } from '../proc.js';
 import { track } from '../progress.js';
 import type { RunResult } from '../worker/worker.js';
-import type { SystemName } from '../worker/driver.js';
-import { type BenchOptions, connectMeasured, size, spread, withSystem } from './common.js';
+import { type BenchOptions, type Setup, type SystemRun, connectMeasured, size, spread } from './common.js';
 import { BENCH_HEARTBEAT_MS } from '../servers/limits.js';
 
 export const columns: Column[] = [
@@ -35,62 +34,67 @@ export function config(options: BenchOptions) {
   };
 }
 
-export async function oneToOne(options: BenchOptions, name: SystemName): Promise<SystemResult> {
+export function setup(options: BenchOptions): Setup {
+  return { workers: Math.max(1, options.workers), processes: 1 };
+}
+
+/** Pairs per worker: connected, each sender with its recipient's address. */
+export async function prepare(options: BenchOptions, run: SystemRun): Promise<void> {
   const c = config(options);
-  const workers = Math.max(1, options.workers);
-  return withSystem(options, name, { workers, processes: 1 }, async ({ system, pool, result }) => {
-    const pairs = Array.from({ length: c.pairs }, (_, i) => [`oa${String(i)}`, `ob${String(i)}`] as const);
-    const byWorker = spread(pairs, workers);
-    const connected = await connectMeasured(
-      { system, pool, result },
-      'connect',
-      byWorker.map((ps) => ps.flat()),
-      {
-        size: c.size,
-        heartbeatMs: BENCH_HEARTBEAT_MS,
-      },
-    );
-    result.memoryPerConnection = connected.memoryPerConnection;
-    result.figures.memKiB = connected.memoryPerConnection / 1024;
-    await Promise.all(pool.workers.map((w, i) => w.request('directs', { pairs: byWorker[i] }, 10 * 60_000)));
+  const pairs = Array.from({ length: c.pairs }, (_, i) => [`oa${String(i)}`, `ob${String(i)}`] as const);
+  const byWorker = spread(pairs, run.pool.workers.length);
+  const connected = await connectMeasured(
+    run,
+    'connect',
+    byWorker.map((ps) => ps.flat()),
+    { size: c.size, heartbeatMs: BENCH_HEARTBEAT_MS },
+  );
+  run.result.memoryPerConnection = connected.memoryPerConnection;
+  run.result.figures.memKiB = connected.memoryPerConnection / 1024;
+  await Promise.all(run.pool.workers.map((w, i) => w.request('directs', { pairs: byWorker[i] }, 10 * 60_000)));
+}
 
-    const timed = async (label: string, body: object, durationS: number) => {
-      const bar = track(`${name} ${label}`, 0, async () => (await pool.stats()).received);
-      const runs = await pool.all<RunResult>('run', { ...body, durationMs: durationS * 1000 }, (durationS + 60) * 1000);
-      const timeline = await bar.stop();
-      return { runs, timeline };
-    };
-    const perWorkerRate = c.rate / workers;
-    // No more in flight per worker than 10 s of its offered load: past that the system is overloaded.
-    const maxInflight = Math.max(1_000, perWorkerRate * 10);
-    await timed('warm-up', { mode: 'rate', rate: perWorkerRate, maxInflight }, c.warmupS);
+/** A warm-up, then a fixed offered load (latency), then saturation (throughput). */
+export async function measure(options: BenchOptions, { system, pool, result }: SystemRun): Promise<void> {
+  const c = config(options);
+  const name = system.name;
+  const workers = pool.workers.length;
+  const timed = async (label: string, body: object, durationS: number) => {
+    const bar = track(`${name} ${label}`, 0, async () => (await pool.stats()).received);
+    const runs = await pool.all<RunResult>('run', { ...body, durationMs: durationS * 1000 }, (durationS + 60) * 1000);
+    const timeline = await bar.stop();
+    return { runs, timeline };
+  };
+  const perWorkerRate = c.rate / workers;
+  // No more in flight per worker than 10 s of its offered load: past that the system is overloaded.
+  const maxInflight = Math.max(1_000, perWorkerRate * 10);
+  await timed('warm-up', { mode: 'rate', rate: perWorkerRate, maxInflight }, c.warmupS);
 
-    const fixed = await timed('fixed rate', { mode: 'rate', rate: perWorkerRate, maxInflight }, c.durationS);
-    result.latency['fixed rate'] = summarize(fixed.runs.map((r) => r.histogram));
-    const l = result.latency['fixed rate'];
-    Object.assign(result.figures, { rateP50: l.p50Ms, rateP99: l.p99Ms, rateP999: l.p999Ms, rateMax: l.maxMs });
-    const offered = fixed.runs.reduce((n, r) => n + r.sent, 0) / c.durationS;
-    result.figures.offered = offered;
-    if (fixed.runs.some((r) => r.overloaded)) result.notes.push(`could not keep up with ${String(c.rate)} msg/s`);
-    const lost = fixed.runs.reduce((n, r) => n + r.sent - r.received, 0);
-    if (lost > 0) result.notes.push(`fixed rate: ${String(lost)} messages not delivered within 15 s of the end`);
+  const fixed = await timed('fixed rate', { mode: 'rate', rate: perWorkerRate, maxInflight }, c.durationS);
+  result.latency['fixed rate'] = summarize(fixed.runs.map((r) => r.histogram));
+  const l = result.latency['fixed rate'];
+  Object.assign(result.figures, { rateP50: l.p50Ms, rateP99: l.p99Ms, rateP999: l.p999Ms, rateMax: l.maxMs });
+  const offered = fixed.runs.reduce((n, r) => n + r.sent, 0) / c.durationS;
+  result.figures.offered = offered;
+  if (fixed.runs.some((r) => r.overloaded)) result.notes.push(`could not keep up with ${String(c.rate)} msg/s`);
+  const lost = fixed.runs.reduce((n, r) => n + r.sent - r.received, 0);
+  if (lost > 0) result.notes.push(`fixed rate: ${String(lost)} messages not delivered within 15 s of the end`);
 
-    const cpuBefore = system.pids().reduce((sum, pid) => sum + (readProc(pid)?.cpuSeconds ?? 0), 0);
-    const sat = await timed('saturation', { mode: 'saturate', window: c.window, maxInflight }, c.durationS);
-    const cpuAfter = system.pids().reduce((sum, pid) => sum + (readProc(pid)?.cpuSeconds ?? 0), 0);
-    const delivered = sat.runs.reduce((n, r) => n + r.received, 0);
-    result.figures.cpuUsPerMsg = delivered > 0 ? ((cpuAfter - cpuBefore) * 1e6) / delivered : NaN;
-    result.latency.saturation = summarize(sat.runs.map((r) => r.histogram));
-    result.figures.saturation = sat.runs.reduce((n, r) => n + r.receivedInWindow, 0) / c.durationS;
-    result.figures.satP50 = result.latency.saturation.p50Ms;
-    result.figures.satP99 = result.latency.saturation.p99Ms;
-    result.timeline = sat.timeline;
-    const failed = sat.runs.reduce((n, r) => n + r.ackFailed, 0) + fixed.runs.reduce((n, r) => n + r.ackFailed, 0);
-    if (failed > 0) result.notes.push(`${String(failed)} sends were refused or timed out`);
-    options.log(
-      `  ${name}: ${result.figures.saturation.toFixed(0)} msg/s at saturation; fixed ${offered.toFixed(0)} msg/s p50 ${l.p50Ms.toFixed(2)} ms p99 ${l.p99Ms.toFixed(2)} ms`,
-    );
-  });
+  const cpuBefore = system.pids().reduce((sum, pid) => sum + (readProc(pid)?.cpuSeconds ?? 0), 0);
+  const sat = await timed('saturation', { mode: 'saturate', window: c.window, maxInflight }, c.durationS);
+  const cpuAfter = system.pids().reduce((sum, pid) => sum + (readProc(pid)?.cpuSeconds ?? 0), 0);
+  const delivered = sat.runs.reduce((n, r) => n + r.received, 0);
+  result.figures.cpuUsPerMsg = delivered > 0 ? ((cpuAfter - cpuBefore) * 1e6) / delivered : NaN;
+  result.latency.saturation = summarize(sat.runs.map((r) => r.histogram));
+  result.figures.saturation = sat.runs.reduce((n, r) => n + r.receivedInWindow, 0) / c.durationS;
+  result.figures.satP50 = result.latency.saturation.p50Ms;
+  result.figures.satP99 = result.latency.saturation.p99Ms;
+  result.timeline = sat.timeline;
+  const failed = sat.runs.reduce((n, r) => n + r.ackFailed, 0) + fixed.runs.reduce((n, r) => n + r.ackFailed, 0);
+  if (failed > 0) result.notes.push(`${String(failed)} sends were refused or timed out`);
+  options.log(
+    `  ${name}: ${result.figures.saturation.toFixed(0)} msg/s at saturation; fixed ${offered.toFixed(0)} msg/s p50 ${l.p50Ms.toFixed(2)} ms p99 ${l.p99Ms.toFixed(2)} ms`,
+  );
 }
 
 export const oneToOneScenario: Scenario = {
@@ -98,7 +102,9 @@ export const oneToOneScenario: Scenario = {
   describe: 'P pairs exchanging messages (durable storage and acks in Parley): msg/s and end-to-end latency',
   columns,
   config,
-  run: oneToOne,
+  setup,
+  prepare,
+  measure,
   notes: [
     'Fixed rate: the offered load is spread evenly over the pairs and each message is stamped with its scheduled send time, so latency includes any time a stalled system kept the sender waiting (coordinated omission corrected).',
     'Saturation: each pair keeps `window` messages in flight (sent, not yet received by the recipient); msg/s counts deliveries inside the timed window; its latency is from the actual send.',

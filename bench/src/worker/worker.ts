@@ -9,18 +9,19 @@ import { newHistogram } from '../histogram.js';
 import { type Request, serveParent } from '../ipc.js';
 import { makePayload, readPayload } from '../payload.js';
 import type { BenchClient, Connect, Endpoint, Incoming, SystemName } from './driver.js';
-import { connectMqtt } from './mqtt-driver.js';
-import { connectParley } from './parley-driver.js';
-import { connectSocketIo } from './socketio-driver.js';
-import { connectXmpp } from './xmpp-driver.js';
 
-const connectors: Record<SystemName, Connect> = {
-  parley: connectParley,
-  baseline: connectParley,
-  bare: connectParley,
-  socketio: connectSocketIo,
-  mosquitto: connectMqtt,
-  ejabberd: connectXmpp,
+/**
+ * Each system's driver, loaded when a worker first opens connections to it: a worker serves
+ * one system, and loading only its client library (the Parley driver pulls in the server's
+ * token code) keeps a worker's start-up short.
+ */
+const connectors: Record<SystemName, () => Promise<Connect>> = {
+  parley: async () => (await import('./parley-driver.js')).connectParley,
+  baseline: async () => (await import('./parley-driver.js')).connectParley,
+  bare: async () => (await import('./parley-driver.js')).connectParley,
+  socketio: async () => (await import('./socketio-driver.js')).connectSocketIo,
+  mosquitto: async () => (await import('./mqtt-driver.js')).connectMqtt,
+  ejabberd: async () => (await import('./xmpp-driver.js')).connectXmpp,
 };
 
 interface Slot {
@@ -164,7 +165,7 @@ async function open(request: Request): Promise<OpenResult> {
 async function connectSlots(targets: Slot[], sources: string[], concurrency: number): Promise<OpenResult> {
   const ep = endpoint;
   if (!ep) throw new Error('open first');
-  const connect = connectors[ep.system];
+  const connect = await connectors[ep.system]();
   const result: OpenResult = { ok: 0, failed: 0, firstError: undefined, ms: 0 };
   const started = performance.now();
   let next = 0;

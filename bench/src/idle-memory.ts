@@ -2,8 +2,7 @@
 // authenticated connection, against a bare Node server (same framing, a LOGIN answered, nothing
 // else) holding the same number in the same run; and how fast each opens and logs them in.
 //
-//   node --conditions=@parley/source --import tsx packages/server/bench/idle-memory.ts \
-//     [--connections 10000] [--transport tcp|tls|ws] [--quick] [--repeat 3] [--workers 4]
+//   npm run bench:idle -- [--connections 10000] [--transport tcp|tls|ws] [--quick] [--repeat 3] [--workers 4]
 //
 // --quick: 2,000 connections. Writes bench/results/idle-memory-<transport>.{json,md}.
 //
@@ -11,13 +10,14 @@
 // clients run in worker processes (one process may hold 20,000 files), each connecting from a
 // few loopback source addresses (one address has ~28,000 ephemeral ports). Every run starts
 // new server processes: memory a process freed earlier is reused without growing its RSS.
-import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ConnectResult, WorkerStatus } from './idle-memory/client-worker.js';
-import { ChildHandle, type MemorySample, type ServerCount, type Target, type Transport } from './idle-memory/ipc.js';
+import type { MemorySample, ServerCount, Target, Transport } from './idle-memory/memory.js';
+import { type ChildHandle, startChild } from './ipc.js';
 import {
   type Machine,
   type Results,
@@ -65,13 +65,13 @@ const SERVER_FLAGS = ['--expose-gc'];
 const SETTLE_QUIET_MS = 12_000;
 const SETTLE_MAX_MS = 45_000;
 
-const here = import.meta.dirname;
+/** bench/results, beside src/ (as the scenarios'). */
+const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'parley-idle-'));
 const children: ChildHandle[] = [];
 
 function start(name: string, module: string, argv: string[], server: boolean): ChildHandle {
-  const execArgv = server ? [...process.execArgv, ...SERVER_FLAGS] : process.execArgv;
-  const child = new ChildHandle(name, fork(join(here, 'idle-memory', module), argv, { execArgv }));
+  const child = startChild(name, `./idle-memory/${module}`, argv, server ? SERVER_FLAGS : []);
   children.push(child);
   return child;
 }
@@ -206,7 +206,7 @@ async function measureRun(contenders: Contender[], workers: ChildHandle[], secre
 async function main(): Promise<Results> {
   const loadAverageStart = loadavg();
   const workers = Array.from({ length: WORKERS }, (_, i) =>
-    start(`client worker ${String(i)}`, 'client-worker.ts', [], false),
+    start(`client worker ${String(i)}`, 'client-worker', [], false),
   );
   await Promise.all(workers.map((w) => w.ready));
   const bareLabel = `bare ${transport === 'tcp' ? 'node:net' : transport === 'tls' ? 'node:tls' : 'ws'}`;
@@ -214,10 +214,10 @@ async function main(): Promise<Results> {
 
   for (let i = 1; i <= REPEAT; i++) {
     log(`run ${String(i)}/${String(REPEAT)}: ${String(CONNECTIONS)} ${transport} connections per server`);
-    const parley = start('parley server', 'parley-server.ts', [dataDir], true);
+    const parley = start('parley server', 'parley-server', [dataDir], true);
     const ready = (await parley.ready) as { tcp?: number; tls?: number; http: number; secret: string };
     // Started after Parley: on TLS it uses the development certificate Parley made in dataDir.
-    const bare = start('bare server', 'bare-server.ts', [transport, dataDir], true);
+    const bare = start('bare server', 'bare-server', [transport, dataDir], true);
     const bareReady = (await bare.ready) as { port: number };
     const parleyPort = transport === 'tcp' ? ready.tcp : transport === 'tls' ? ready.tls : ready.http;
     if (parleyPort === undefined) throw new Error(`the Parley ${transport} gateway is off`);
@@ -248,7 +248,7 @@ async function main(): Promise<Results> {
   return {
     bench: 'idle-memory',
     date: new Date().toISOString(),
-    command: ['node', ...process.execArgv, 'packages/server/bench/idle-memory.ts', ...process.argv.slice(2)].join(' '),
+    command: ['npm run bench:idle --', ...process.argv.slice(2)].join(' '),
     transport,
     connections: CONNECTIONS,
     repeat: REPEAT,
@@ -276,7 +276,7 @@ async function main(): Promise<Results> {
 
 try {
   const results = await main();
-  const dir = join(here, 'results');
+  const dir = RESULTS_DIR;
   mkdirSync(dir, { recursive: true });
   const base = join(dir, `idle-memory-${transport}`);
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);

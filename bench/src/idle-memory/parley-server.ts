@@ -1,8 +1,9 @@
 // The Parley server under measurement, in its own process (started with --expose-gc by
 // bench/idle-memory.ts). Argument: the data dir. Heartbeats are set far apart so idle clients
 // need not ping while the bench runs.
-import { parseConfig, startServer } from '../../src/index.js';
-import { HEARTBEAT_MS, type ServerCount, lastSettle, sampleMemory, serveParent, settle } from './ipc.js';
+import { parseConfig, startServer } from '@parley/server';
+import { serveParent } from '../ipc.js';
+import { HEARTBEAT_MS, type ServerCount, lastSettle, sampleMemory, settle } from './memory.js';
 
 const dataDir = process.argv[2];
 if (dataDir === undefined) throw new Error('usage: parley-server.ts DATA_DIR');

@@ -8,8 +8,10 @@ import { type AddressInfo, type Server, type Socket, createServer as createNetSe
 import { createServer as createTlsServer } from 'node:tls';
 import { Command, type Frame, FrameCodec, FrameDecoder, decodeMessageFrame } from '@parley/protocol';
 import { WebSocketServer } from 'ws';
-import { loadTlsCredentials } from '../../src/gateway/tls-credentials.js';
-import { type ServerCount, type Transport, lastSettle, sampleMemory, serveParent, settle } from './ipc.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { serveParent } from '../ipc.js';
+import { type ServerCount, type Transport, lastSettle, sampleMemory, settle } from './memory.js';
 
 const transport = process.argv[2] as Transport | undefined;
 const dataDir = process.argv[3];
@@ -70,7 +72,12 @@ let server: Server | HttpServer;
 if (transport === 'tcp') {
   server = createNetServer({ noDelay: true }, onStream);
 } else if (transport === 'tls') {
-  const { cert, key } = await loadTlsCredentials({ certFile: '', keyFile: '', dataDir });
+  // The development certificate the Parley server made in its data dir (it keeps it in
+  // `<dataDir>/tls/`), so both servers do the same TLS work.
+  const [cert, key] = await Promise.all([
+    readFile(join(dataDir, 'tls', 'dev-cert.pem')),
+    readFile(join(dataDir, 'tls', 'dev-key.pem')),
+  ]);
   const tls = createTlsServer({ cert, key, minVersion: 'TLSv1.3' }, onStream);
   tls.on('tlsClientError', (_err, socket) => {
     socket.destroy();

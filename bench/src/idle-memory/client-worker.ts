@@ -6,8 +6,9 @@ import { type Socket, connect as netConnect } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { Command, ErrorCode, type Frame, FrameCodec, FrameDecoder, decodeMessageFrame, pb } from '@parley/protocol';
 import WebSocket from 'ws';
-import { issueToken } from '../../src/index.js';
-import { HEARTBEAT_MS, type Target, serveParent } from './ipc.js';
+import { issueToken } from '@parley/server';
+import { serveParent } from '../ipc.js';
+import { HEARTBEAT_MS, type Target } from './memory.js';
 
 const LOGIN_TIMEOUT_MS = 60_000;
 

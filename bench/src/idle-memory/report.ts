@@ -1,5 +1,5 @@
 // The idle-memory bench's results: per-connection figures, the console table and the Markdown.
-import type { MemorySample, Transport } from './ipc.js';
+import type { MemorySample, Transport } from './memory.js';
 
 /** The server's stated budget for one idle, logged-in plain TCP connection. */
 export const TARGET_BYTES = 5 * 1024;
