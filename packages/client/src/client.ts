@@ -5,13 +5,12 @@ import { Connection } from './connection/connection.js';
 import type { HeartbeatPolicy } from './connection/heartbeat-policy.js';
 import type { ReadyOptions } from './connection/ready.js';
 import type { ConnectionEvents, ConnectionOptions, SessionInfo } from './connection/types.js';
-import { isRetryable } from './errors.js';
+import { ClientError, ClientErrorCode, isRetryable } from './errors.js';
 import { Emitter } from './events.js';
 import { Outbox, type OutboxOptions } from './outbox/outbox.js';
 import { KeyValueOutboxStore } from './outbox/outbox-store.js';
 import { ulid } from './outbox/ids.js';
 import type { OutboxMessage, OutboxState, OutboxStore } from './outbox/types.js';
-import { ShortLinkError } from './shortlink/http-link.js';
 import type { LinkKind } from './shortlink/policy.js';
 import { ShortLink, type ShortLinkOptions } from './shortlink/short-link.js';
 import { shortLinkUrl, shortLinkUrlOf } from './shortlink/url.js';
@@ -41,7 +40,7 @@ export interface ParleyClientOptions {
   /** Further connection options (backoff, task defaults, timeouts, app state, ...). */
   connection?: Partial<Omit<ConnectionOptions, 'transport' | 'token' | 'deviceId' | 'platform' | 'heartbeat'>>;
   outbox?: Pick<OutboxOptions, 'timeoutMs' | 'retryBaseMs' | 'retryCapMs' | 'keepSettled'>;
-  sync?: Pick<SyncOptions, 'initialMessages' | 'pageSize' | 'concurrency' | 'persistDelayMs'>;
+  sync?: Pick<SyncOptions, 'initialMessages' | 'newConversationLimit' | 'pageSize' | 'concurrency' | 'persistDelayMs'>;
   cache?: Pick<ConversationCacheOptions, 'persistDelayMs'>;
   /** Send DELIVERED cursors for received messages, batched per `delayMs`. Default true, 100 ms. */
   deliveryReceipts?: boolean | { delayMs: number };
@@ -64,8 +63,18 @@ export interface CursorEvent {
 }
 
 export interface ParleyClientEvents {
-  /** A new message (others' and one's own), exactly once each, in seq order per conversation. */
+  /**
+   * A new message (others' and one's own), exactly once each, in seq order per conversation.
+   * A conversation first seen after the first sync comes from its first message (see `history`).
+   */
   message: (message: ChatMessage) => void;
+  /**
+   * Older messages of a newly seen conversation, below `beforeSeq`, will not come as `message`
+   * events: on the first sync each conversation starts at its latest `initialMessages` (20), and
+   * one found later with more than `newConversationLimit` (1,000) to catch up starts there.
+   * Page them with `loadHistory`.
+   */
+  history: (info: { conversationId: string; beforeSeq: number }) => void;
   /** An outgoing message was added or changed state. */
   outbox: (message: OutboxMessage, previous: OutboxState | undefined) => void;
   /** The conversation list changed: render `conversations()` again. */
@@ -84,7 +93,12 @@ export interface ParleyClientEvents {
   state: ConnectionEvents['state'];
   connected: ConnectionEvents['connected'];
   disconnected: ConnectionEvents['disconnected'];
-  /** Failures the client handles itself (a failed sync or storage write, a refused login, ...). */
+  /**
+   * Failures the client handles itself and that are worth a log line: a refused login, a storage
+   * write, a sync that cannot go on (PARLEY_ERR_SYNC, not retryable; once per run of failures),
+   * a short link refused or answered by something that is not the server. Routine outage
+   * failures (no link, timeouts) are not reported: see `sync.lastError`, `shortLink.lastError`.
+   */
   error: (error: Error) => void;
 }
 
@@ -396,12 +410,8 @@ export class ParleyClient {
       this.#onMessage(message);
     });
     this.sync.on('synced', (report) => this.#events.emit('synced', report));
-    // A sync over the short link that failed for want of a network is routine (the next poll
-    // or login tries again), as a dropped long link is: not an error for the app.
-    this.sync.on('error', (error) => {
-      if (isShortLinkOutage(error) || isShortLinkOutage(error.cause)) return;
-      emitError(error);
-    });
+    this.sync.on('history', (info) => this.#events.emit('history', info));
+    this.sync.on('error', emitError); // routine (retryable) failures never get here
     const shortLink = this.shortLink;
     if (shortLink) {
       shortLink.on('link', (link) => {
@@ -449,9 +459,12 @@ export class ParleyClient {
 
   /** One's own acknowledged message joins the conversation's stream like any other. */
   #ownAck(message: OutboxMessage): void {
+    if (this.#rooms.has(message.conversationId)) return;
     const view = this.cache.get(message.conversationId);
     if (!view) {
-      this.#fetch(message.conversationId); // its state makes sync pull the message
+      // Not seen yet: sync pulls it (however many came before it), and the list learns the conversation.
+      this.sync.expect(message.conversationId, message.seq ?? 0);
+      this.#fetch(message.conversationId);
       return;
     }
     if (view.type === pb.ConversationType.ROOM) return;
@@ -496,6 +509,8 @@ export class ParleyClient {
           if (answer.state) void this.sync.applyState(answer.state);
         },
         (err: unknown) => {
+          // No link or no answer: the next sync brings the conversation anyway.
+          if (isRetryable(err) || (err instanceof ClientError && err.clientCode === ClientErrorCode.CLOSED)) return;
           this.#events.emit('error', err instanceof Error ? err : new Error(String(err)));
         },
       )
@@ -525,8 +540,4 @@ function makeShortLink(options: ParleyClientOptions, connection: Connection): Sh
     deviceId: options.deviceId,
     maxBodyBytes: options.connection?.codec?.maxBodyBytes,
   });
-}
-
-function isShortLinkOutage(err: unknown): boolean {
-  return err instanceof ShortLinkError && isRetryable(err);
 }

@@ -35,6 +35,12 @@ export const ClientErrorCode = {
    * one refresh). Retryable when `code` is.
    */
   SHORT_LINK: 'PARLEY_ERR_SHORT_LINK',
+  /**
+   * A sync run or a conversation's pull could not finish (it is tried again on the next login,
+   * wake-up, push or short-link poll). `code` is the cause's wire code (INTERNAL when the cause
+   * is not a Parley error); retryable when that code is (TIMEOUT, UNAVAILABLE, ...).
+   */
+  SYNC: 'PARLEY_ERR_SYNC',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -77,7 +83,8 @@ export function isRetryable(err: unknown): boolean {
   if (err instanceof ClientError) {
     const c = err.clientCode;
     if (c === ClientErrorCode.LINK_LOST || c === ClientErrorCode.TASK_TIMEOUT) return true;
-    if (c !== ClientErrorCode.SERVER && c !== ClientErrorCode.SHORT_LINK) return false;
+    // Sync only reads: a request that expired unanswered is as safe to repeat as one that timed out.
+    if (c !== ClientErrorCode.SERVER && c !== ClientErrorCode.SHORT_LINK && c !== ClientErrorCode.SYNC) return false;
   }
   return RETRYABLE.has(err.code);
 }

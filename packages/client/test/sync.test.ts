@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { Command } from '@parley/protocol';
-import { MemoryKeyValueStore } from '../src/index.js';
-import { Harness, type Kind, sleep, waitFor } from './connection-harness.js';
+import { Command, ErrorCode, Flags, type Frame } from '@parley/protocol';
+import { ClientError, ClientErrorCode, MemoryKeyValueStore, isRetryable } from '../src/index.js';
+import { FAST_BACKOFF, Harness, type Kind, sleep, waitFor } from './connection-harness.js';
 import {
   UNLIMITED,
   closeClients,
@@ -12,6 +12,17 @@ import {
   texts,
   waitForStates,
 } from './client-helpers.js';
+
+/** A push (not an answer) of `command`. */
+const isPush =
+  (command: number) =>
+  (frame: Frame): boolean =>
+    frame.command === command && (frame.flags & Flags.RESPONSE) === 0;
+/** An answer to a request of `command`. */
+const isAnswer =
+  (command: number) =>
+  (frame: Frame): boolean =>
+    frame.command === command && (frame.flags & Flags.RESPONSE) !== 0;
 
 for (const kind of ['tcp', 'ws'] as Kind[]) {
   describe(`sync over ${kind}`, () => {
@@ -96,6 +107,8 @@ for (const kind of ['tcp', 'ws'] as Kind[]) {
       const sent = expected.map((t) => alice.client.send(conv, t));
       await waitForStates(alice.client, sent, ['sent']);
       const bob = makeClient(h, `b4-${kind}`, kind);
+      const history: unknown[] = [];
+      bob.client.on('history', (info) => history.push(info));
       const synced = new Promise((resolve) => bob.client.once('synced', resolve));
       await bob.client.connect();
       await synced;
@@ -107,6 +120,7 @@ for (const kind of ['tcp', 'ws'] as Kind[]) {
         Array.from({ length: 20 }, (_, i) => 481 + i),
       );
       assert.equal(bob.tap.count(Command.SYNC_MESSAGES), 1);
+      assert.deepEqual(history, [{ conversationId: conv, beforeSeq: 481 }]);
       const view = bob.client.conversation(conv);
       assert.equal(view?.unread, 500);
       assert.equal(view?.lastMessage?.content.text, 'old-499');
@@ -119,6 +133,87 @@ for (const kind of ['tcp', 'ws'] as Kind[]) {
       }
       assert.deepEqual([...older, ...got.map((m) => m.content.text ?? '')], expected);
       assert.deepEqual(await bob.client.loadHistory(conv), { messages: [], hasMore: false });
+    });
+
+    test('a conversation first heard of after the first sync arrives from its first message, once each, in order', async () => {
+      const alice = await online(`a6-${kind}`);
+      const history: unknown[] = [];
+      alice.client.on('history', (info) => history.push(info));
+      await alice.client.sync.run(); // her first sync: from now on she has a cursor
+      await alice.client.close();
+      // While she is offline, bob starts a conversation with her and sends 60 messages.
+      const bob = await online(`b6-${kind}`);
+      const conv = (await bob.client.createConversation({ type: 'direct', members: [`a6-${kind}`] })).id;
+      const expected = texts('while-away', 60);
+      const sent = expected.map((t) => bob.client.send(conv, t));
+      await waitForStates(bob.client, sent, ['sent']);
+      await alice.client.connect();
+      await waitFor(() => alice.seen.in(conv).length >= 60, 10_000, 'alice got 60');
+      await sleep(50);
+      assert.equal(orderProblem(alice.seen.in(conv), expected), undefined);
+      assert.equal(alice.seen.in(conv)[0]?.seq, 1);
+      assert.deepEqual(history, []);
+      assert.equal(alice.client.sync.oldestSeq(conv), 1);
+      assert.deepEqual(await alice.client.loadHistory(conv), { messages: [], hasMore: false });
+    });
+
+    test('a conversation first heard of later with more than newConversationLimit: the latest N, a history event, older by loadHistory', async () => {
+      // Across an app restart: the stored state says the first sync is done.
+      const storage = new MemoryKeyValueStore();
+      const sync = { persistDelayMs: 5, newConversationLimit: 25 };
+      const alice = await online(`a7-${kind}`, { storage, sync });
+      await alice.client.sync.run();
+      await alice.client.close();
+      const bob = await online(`b7-${kind}`);
+      const conv = (await bob.client.createConversation({ type: 'direct', members: [`a7-${kind}`] })).id;
+      const expected = texts('many', 60);
+      const sent = expected.map((t) => bob.client.send(conv, t));
+      await waitForStates(bob.client, sent, ['sent']);
+      const alice2 = makeClient(h, `a7-${kind}`, kind, { storage, sync });
+      const history: unknown[] = [];
+      alice2.client.on('history', (info) => history.push(info));
+      await alice2.client.connect();
+      await waitFor(() => alice2.seen.in(conv).length >= 25, 10_000, 'alice got 25');
+      await sleep(50);
+      assert.equal(orderProblem(alice2.seen.in(conv), expected.slice(35)), undefined);
+      assert.deepEqual(history, [{ conversationId: conv, beforeSeq: 36 }]);
+      assert.equal(alice2.client.sync.oldestSeq(conv), 36);
+      const older = await alice2.client.loadHistory(conv, 100);
+      assert.deepEqual(
+        older.messages.map((m) => m.content.text),
+        expected.slice(0, 35),
+      );
+      assert.equal(older.hasMore, false);
+    });
+
+    test('one’s own message acked in a conversation not seen yet reaches the app, in order', async () => {
+      // A small limit: were the acked message left to the conversation's later discovery, it would fall below it.
+      const alice = await online(`a8-${kind}`, { sync: { persistDelayMs: 5, newConversationLimit: 10 } });
+      await alice.client.sync.run();
+      // Alice hears nothing of the new conversation: pushes lost, and her list's CONV_GET unanswered.
+      alice.tap.dropDown = (f) => isMessagePush(f) || isPush(Command.CONVERSATION)(f) || isAnswer(Command.CONV_GET)(f);
+      const bob = await online(`b8-${kind}`);
+      const conv = (await bob.client.createConversation({ type: 'direct', members: [`a8-${kind}`] })).id;
+      const before = texts('before', 3);
+      await waitForStates(
+        bob.client,
+        before.map((t) => bob.client.send(conv, t)),
+        ['sent'],
+      );
+      const mine = alice.client.send(conv, 'mine');
+      await waitForStates(alice.client, [mine], ['sent', 'delivered', 'read']);
+      const after = texts('after', 30);
+      await waitForStates(
+        bob.client,
+        after.map((t) => bob.client.send(conv, t)),
+        ['sent'],
+      );
+      alice.tap.dropDown = undefined;
+      alice.client.wake();
+      await waitFor(() => alice.seen.in(conv).length >= 34, 10_000, 'alice got 34');
+      await sleep(50);
+      assert.equal(orderProblem(alice.seen.in(conv), [...before, 'mine', ...after]), undefined);
+      assert.equal(alice.seen.in(conv)[3]?.clientMessageId, mine.localId);
     });
 
     test('wake() syncs what pushes missed', async () => {
@@ -137,3 +232,92 @@ for (const kind of ['tcp', 'ws'] as Kind[]) {
     });
   });
 }
+
+describe('sync failures', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.start({ limits: UNLIMITED });
+  });
+  afterEach(closeClients);
+  after(async () => {
+    await h.close();
+  });
+
+  /** Short request timeouts, so an unanswered pull fails fast. */
+  async function online(user: string) {
+    const c = makeClient(h, user, 'tcp', {
+      connection: { backoff: FAST_BACKOFF, tasks: { retryDelayMs: 30, timeoutMs: 200 }, watchOnline: false },
+    });
+    await c.client.connect();
+    await c.client.ready();
+    await c.client.sync.run();
+    return c;
+  }
+
+  test('retryable failures are not app errors: a typed, retryable lastError until a run succeeds', async () => {
+    const alice = await online('sf-alice-1');
+    const bob = await online('sf-bob-1');
+    const conv = (await bob.client.createConversation({ type: 'direct', members: ['sf-alice-1'] })).id;
+    await alice.client.sync.run();
+    alice.tap.dropDown = (f) => isMessagePush(f) || isAnswer(Command.SYNC_MESSAGES)(f);
+    const expected = texts('unpulled', 3);
+    await waitForStates(
+      bob.client,
+      expected.map((t) => bob.client.send(conv, t)),
+      ['sent'],
+    );
+    for (let i = 0; i < 3; i++) await alice.client.sync.run(); // each run stops at the pull
+    assert.equal(alice.seen.in(conv).length, 0);
+    assert.deepEqual(alice.seen.errors, [], 'routine failures do not reach the app');
+    const last = alice.client.sync.lastError;
+    assert.ok(last instanceof ClientError);
+    assert.equal(last.clientCode, ClientErrorCode.SYNC);
+    assert.equal(last.code, ErrorCode.TIMEOUT);
+    assert.ok(isRetryable(last));
+    assert.match(last.message, /^sync stopped: /);
+    assert.ok(last.cause instanceof ClientError && last.cause.clientCode === ClientErrorCode.TASK_TIMEOUT);
+
+    alice.tap.dropDown = undefined;
+    await alice.client.sync.run();
+    assert.equal(alice.client.sync.lastError, undefined);
+    assert.equal(orderProblem(alice.seen.in(conv), expected), undefined);
+  });
+
+  test('a run asked for while one fails (a new login) still goes', async () => {
+    const alice = await online('sf-alice-3');
+    const bob = await online('sf-bob-3');
+    const conv = (await bob.client.createConversation({ type: 'direct', members: ['sf-alice-3'] })).id;
+    await alice.client.sync.run();
+    let dropped = 0;
+    // Both attempts of the first pull go unanswered; later ones are answered.
+    alice.tap.dropDown = (f) => isMessagePush(f) || (isAnswer(Command.SYNC_MESSAGES)(f) && dropped++ < 2);
+    const expected = texts('later', 3);
+    await waitForStates(
+      bob.client,
+      expected.map((t) => bob.client.send(conv, t)),
+      ['sent'],
+    );
+    const first = alice.client.sync.run();
+    await waitFor(() => dropped > 0, 5_000, 'the first pull under way');
+    void alice.client.sync.run();
+    await first; // the run and the one folded into it
+    assert.equal(orderProblem(alice.seen.in(conv), expected), undefined);
+    assert.equal(alice.client.sync.lastError, undefined);
+  });
+
+  test('a failure that is not retryable is reported once per run of failures, typed', async () => {
+    const alice = await online('sf-alice-2');
+    alice.client.sync.expect('no-such-conversation', 3); // a pull the server refuses
+    await waitFor(() => alice.seen.errors.length > 0, 5_000, 'an error');
+    await alice.client.sync.run();
+    await alice.client.sync.run();
+    assert.equal(alice.seen.errors.length, 1, alice.seen.errors.map((e) => e.message).join('; '));
+    const [error] = alice.seen.errors;
+    assert.ok(error instanceof ClientError);
+    assert.equal(error.clientCode, ClientErrorCode.SYNC);
+    assert.ok(!isRetryable(error));
+    assert.ok(error.cause instanceof ClientError && error.cause.clientCode === ClientErrorCode.SERVER);
+    assert.equal(error.code, error.cause.code);
+    assert.equal(alice.client.sync.lastError?.clientCode, ClientErrorCode.SYNC);
+  });
+});

@@ -87,6 +87,8 @@ export class HttpLink {
       timeout.abort();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    // Aborted while the token was fetched: the listener above will not fire, so do not start the call.
+    if (signal?.aborted) onAbort();
     const url = this.url;
     try {
       let response: Response;

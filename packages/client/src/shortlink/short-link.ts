@@ -127,14 +127,16 @@ export class ShortLink implements FallbackChannel {
   start(): void {
     if (this.#unsubscribe.length > 0) return;
     this.#port ??= this.#conn.attachFallback(this);
-    this.#abort = new AbortController();
     const conn = this.#conn;
     this.#unsubscribe = [
       conn.on('state', (state, previous) => {
         const now = Date.now();
         if (state === 'connected') this.policy.connected();
-        else if (state === 'closed') this.policy.closed();
-        else if (state === 'connecting' && (previous === 'idle' || previous === 'closed')) this.policy.down(now);
+        else if (state === 'closed') {
+          // Closed for good: its requests have failed, so calls still out can only keep the process up.
+          this.policy.closed();
+          this.#abandonCalls();
+        } else if (state === 'connecting' && (previous === 'idle' || previous === 'closed')) this.policy.down(now);
       }),
       conn.on('disconnected', (info) => {
         if (info.reconnectInMs === undefined) return; // closed: the state listener handled it
@@ -149,7 +151,7 @@ export class ShortLink implements FallbackChannel {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     this.policy.closed();
-    this.#abort.abort();
+    this.#abandonCalls();
   }
 
   // ---- FallbackChannel ---------------------------------------------------------------------
@@ -189,6 +191,12 @@ export class ShortLink implements FallbackChannel {
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  /** Aborts the HTTP calls in flight (their requests fail, or are retried on a later link). */
+  #abandonCalls(): void {
+    this.#abort.abort();
+    this.#abort = new AbortController();
+  }
 
   #switched(link: LinkKind): void {
     if (link === 'short') {

@@ -37,7 +37,7 @@ export class Streams {
 
   /**
    * The stream of a conversation, made on first sight: a conversation never seen starts
-   * `window` messages below `latest`, so a first sync gets the latest page, not the history.
+   * `window` messages below `latest` (older ones are history, paged with `loadHistory`).
    */
   ensure(conversationId: string, latest: number, window: number): Stream {
     let stream = this.#streams.get(conversationId);

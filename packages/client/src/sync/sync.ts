@@ -1,6 +1,6 @@
-import { Command, pb } from '@parley/protocol';
+import { Command, ErrorCode, ParleyError, pb } from '@parley/protocol';
 import type { Connection } from '../connection/connection.js';
-import { ClientError, ClientErrorCode } from '../errors.js';
+import { ClientError, ClientErrorCode, isRetryable } from '../errors.js';
 import { Emitter } from '../events.js';
 import type { KeyValueStore } from '../storage/key-value.js';
 import { Priority } from '../tasks/types.js';
@@ -14,8 +14,18 @@ export interface SyncOptions {
   storage: KeyValueStore;
   /** Storage key. Default `parley:sync`. */
   key?: string;
-  /** Messages a conversation seen for the first time starts with (older ones: `loadHistory`). Default 20. */
+  /**
+   * On the first sync of an installation (no stored cursor yet), each conversation starts with
+   * its latest this many messages; older ones are left to `loadHistory`. Default 20.
+   */
   initialMessages?: number;
+  /**
+   * A conversation first seen after the first sync (created or joined while the app was away)
+   * is delivered from its first message the server shows this user, in pages. With more than
+   * this many, only the latest this many are delivered and the older ones are left to
+   * `loadHistory` (a `history` event says so). Default 1000.
+   */
+  newConversationLimit?: number;
   /** Page size of SYNC_CONVERSATIONS and SYNC_MESSAGES. Default 100 (the server clamps). */
   pageSize?: number;
   /** Conversations pulled at once. Default 4. */
@@ -28,6 +38,8 @@ export interface SyncOptions {
 
 interface Saved {
   version: number;
+  /** The installation's first sync has not completed yet (absent in older saves: `version` is 0). */
+  fresh?: boolean;
   /** conversation id → [last, oldest] */
   streams: Record<string, [number, number]>;
 }
@@ -36,9 +48,11 @@ interface Saved {
  * Sync: brings the app's view up to date after every login (and on `run()`), and orders pushed
  * messages. It pages SYNC_CONVERSATIONS from the stored version cursor; for each changed
  * conversation whose last seq is ahead of the local one it pulls the missing range with
- * SYNC_MESSAGES in pages (a conversation never seen starts at its latest page). A pushed or
- * acked message more than one past the local last seq is held while the gap is pulled. Each
- * message reaches the `message` event exactly once, in seq order per conversation.
+ * SYNC_MESSAGES in pages. A conversation never seen starts at its latest `initialMessages` on
+ * the installation's first sync, and at its first message afterwards (up to
+ * `newConversationLimit`). A pushed or acked message more than one past the local last seq is
+ * held while the gap is pulled. Each message reaches the `message` event exactly once, in seq
+ * order per conversation.
  *
  * The version cursor advances only after a page's conversations are pulled; it and the per
  * conversation seqs persist (batched), so a restart resumes. Across a crash between a delivery
@@ -50,6 +64,7 @@ export class Sync {
   readonly #storage: KeyValueStore;
   readonly #key: string;
   readonly #initial: number;
+  readonly #newLimit: number;
   readonly #pageSize: number;
   readonly #concurrency: number;
   readonly #persistDelayMs: number;
@@ -58,6 +73,8 @@ export class Sync {
   /** ROOM conversations: no storage, gaps allowed; only the last seq, to drop repeats. */
   readonly #rooms = new Map<string, number>();
   #version = 0;
+  /** No sync run has completed on this installation: new conversations start at `#initial`. */
+  #fresh = true;
   #loaded: Promise<void> | undefined;
   #active = false;
   #unsubscribe: (() => void)[] = [];
@@ -70,12 +87,16 @@ export class Sync {
   #saving: Promise<void> = Promise.resolve();
   /** Why the last pull failed (the cause of a run that stopped on it). */
   #pullError: unknown;
+  #lastError: ClientError | undefined;
+  /** A failure of the current run of failures was reported. */
+  #reported = false;
 
   constructor(options: SyncOptions) {
     this.#conn = options.connection;
     this.#storage = options.storage;
     this.#key = options.key ?? 'parley:sync';
-    this.#initial = options.initialMessages ?? 20;
+    this.#initial = Math.max(0, options.initialMessages ?? 20);
+    this.#newLimit = Math.max(1, options.newConversationLimit ?? 1000);
     this.#pageSize = options.pageSize ?? 100;
     this.#concurrency = options.concurrency ?? 4;
     this.#slots = this.#concurrency;
@@ -90,6 +111,22 @@ export class Sync {
   /** The stored version cursor (0 before the first sync): the Connection's `conversationVersion`. */
   get version(): number {
     return this.#version;
+  }
+
+  /**
+   * Why sync last failed (PARLEY_ERR_SYNC, the cause in `cause`), until a run succeeds. Failures
+   * that are retryable (no link, a timeout) are routine during an outage and only show here.
+   */
+  get lastError(): ClientError | undefined {
+    return this.#lastError;
+  }
+
+  /**
+   * The oldest seq of a conversation the app has or will get as a `message` event; above 1,
+   * older messages are left to `loadHistory`. Undefined for a conversation never seen.
+   */
+  oldestSeq(conversationId: string): number | undefined {
+    return this.#streams.get(conversationId)?.oldest;
   }
 
   /** The last seq delivered to the app in a conversation, undefined for one never seen. */
@@ -108,6 +145,7 @@ export class Sync {
         return; // unreadable: start over (a full first sync)
       }
       this.#version = typeof saved.version === 'number' ? saved.version : 0;
+      this.#fresh = typeof saved.fresh === 'boolean' ? saved.fresh : this.#version === 0;
       for (const [id, [last, oldest]] of Object.entries(saved.streams)) this.#streams.restore(id, last, oldest);
     });
     return this.#loaded;
@@ -140,7 +178,8 @@ export class Sync {
 
   /**
    * Syncs now (a login does it by itself; call it on app wake-up). Runs asked for while one is
-   * in progress are folded into one more run after it. Never rejects: failures go to `error`.
+   * in progress are folded into one more run after it. Never rejects: failures go to
+   * `lastError`, and to `error` when not routine.
    */
   run(): Promise<void> {
     if (this.#run) {
@@ -151,10 +190,13 @@ export class Sync {
       try {
         do {
           this.#again = false;
-          await this.#runOnce();
+          try {
+            await this.#runOnce();
+          } catch (err) {
+            // A run asked for meanwhile (a new login) still goes: this one failed on the old link.
+            this.#failed(err, 'the run failed');
+          }
         } while (this.#repeat());
-      } catch (err) {
-        if (!isClosed(err)) this.#events.emit('error', asError(err));
       } finally {
         this.#run = undefined;
       }
@@ -181,7 +223,7 @@ export class Sync {
         this.#events.emit('message', message);
         continue;
       }
-      const stream = this.#streams.ensure(message.conversationId, message.seq, this.#initial);
+      const stream = this.#stream(message.conversationId, message.seq);
       if (this.#streams.add(stream, message)) touched.add(message.conversationId);
     }
     for (const conversationId of touched) this.#deliver(conversationId);
@@ -205,10 +247,19 @@ export class Sync {
     }
     if (conversation.type === pb.ConversationType.ROOM) return Promise.resolve(true);
     const latest = Math.max(conversation.lastSeq, state.lastMessage?.seq ?? 0);
-    const known = this.#streams.get(id) !== undefined;
-    const stream = this.#streams.ensure(id, latest, this.#initial);
-    if (!known) this.#dirty();
+    const stream = this.#stream(id, latest);
     return stream.target > stream.last ? this.#pull(id, stream) : Promise.resolve(true);
+  }
+
+  /**
+   * A message exists at `seq` (one's own SEND was acked): it reaches `message` even in a
+   * conversation never seen, whose stream is then made to include it, and is pulled from the
+   * server (the server's copy carries what an ack does not, such as the conversation type).
+   */
+  expect(conversationId: string, seq: number): void {
+    if (seq <= 0 || this.#rooms.has(conversationId)) return;
+    const stream = this.#stream(conversationId, seq);
+    if (stream.target > stream.last && this.#active) void this.#pull(conversationId, stream);
   }
 
   /**
@@ -259,18 +310,24 @@ export class Sync {
       conversations += page.conversations.length;
       const pulls = await Promise.all(page.conversations.map((state) => this.applyState(state)));
       // Advance the cursor only when every conversation of the page is caught up.
-      if (pulls.includes(false)) {
-        throw new Error('sync stopped: a conversation could not be pulled', { cause: this.#pullError });
-      }
+      if (pulls.includes(false)) throw syncError(this.#pullError, 'a conversation could not be pulled');
       if (page.version > this.#version) {
         this.#version = page.version;
         this.#dirty();
       }
       if (!page.hasMore || page.conversations.length === 0) break;
     }
+    if (this.#fresh) {
+      this.#fresh = false; // the installation's first sync is done: new conversations start at their first message
+      this.#dirty();
+    }
     // Gaps left by pulls that failed earlier (a push gap while the link was going down).
     const behind = [...this.#streams.entries()].filter(([, s]) => s.target > s.last);
-    await Promise.all(behind.map(([id, stream]) => this.#pull(id, stream)));
+    if ((await Promise.all(behind.map(([id, stream]) => this.#pull(id, stream)))).includes(false)) {
+      throw syncError(this.#pullError, 'a conversation could not be pulled');
+    }
+    this.#lastError = undefined;
+    this.#reported = false;
     const report: SyncReport = {
       version: this.#version,
       conversations,
@@ -297,8 +354,9 @@ export class Sync {
           for (const m of page.messages) this.#streams.add(stream, toChatMessage(m));
           if (page.lastSeq > stream.target) stream.target = page.lastSeq;
           this.#deliver(conversationId, false);
-          if (stream.last < from && !page.hasMore) {
-            // The server has nothing at `from`: do not wait for it forever.
+          if (stream.last < from && (page.messages.length > 0 || !page.hasMore)) {
+            // The server has nothing at `from` (none it shows this user below its first answer,
+            // or none at all): do not wait for it forever.
             this.#streams.skipGap(stream);
             this.#deliver(conversationId, false);
           }
@@ -306,7 +364,7 @@ export class Sync {
         return true;
       } catch (err) {
         this.#pullError = err;
-        if (!isClosed(err)) this.#events.emit('error', asError(err));
+        this.#failed(err, `pulling ${conversationId}`);
         return false;
       } finally {
         this.#release();
@@ -315,6 +373,36 @@ export class Sync {
     };
     stream.pulling = pull();
     return stream.pulling;
+  }
+
+  /**
+   * The stream of a conversation, made on first sight: on the first sync of the installation
+   * it starts `initialMessages` below `latest`, later `newConversationLimit` below (from the
+   * first message, usually). Older messages are announced by a `history` event.
+   */
+  #stream(conversationId: string, latest: number): Stream {
+    const known = this.#streams.get(conversationId);
+    if (known) {
+      if (latest > known.target) known.target = latest;
+      return known;
+    }
+    const stream = this.#streams.ensure(conversationId, latest, this.#fresh ? this.#initial : this.#newLimit);
+    this.#dirty();
+    if (stream.oldest > 1) this.#events.emit('history', { conversationId, beforeSeq: stream.oldest });
+    return stream;
+  }
+
+  /**
+   * Keeps why sync failed; tells `error` about it unless it is routine (retryable: no link, a
+   * timeout) or a failure of the same run of failures (until a run succeeds) was told already.
+   */
+  #failed(err: unknown, doing: string): void {
+    if (isClosed(err) || (err instanceof ClientError && isClosed(err.cause))) return;
+    const error = err instanceof ClientError && err.clientCode === ClientErrorCode.SYNC ? err : syncError(err, doing);
+    this.#lastError = error;
+    if (isRetryable(error) || this.#reported) return;
+    this.#reported = true;
+    this.#events.emit('error', error);
   }
 
   /** Whether a run was asked for during the last one (a method: not narrowed across `await`). */
@@ -357,7 +445,7 @@ export class Sync {
   #save(): void {
     const streams: Saved['streams'] = {};
     for (const [id, s] of this.#streams.entries()) streams[id] = [s.last, s.oldest];
-    const text = JSON.stringify({ version: this.#version, streams } satisfies Saved);
+    const text = JSON.stringify({ version: this.#version, fresh: this.#fresh, streams } satisfies Saved);
     this.#saving = this.#storage.set(this.#key, text).catch((err: unknown) => {
       this.#events.emit('error', asError(err));
     });
@@ -367,6 +455,13 @@ export class Sync {
 /** The app closed the connection: not worth an error event. */
 function isClosed(err: unknown): boolean {
   return err instanceof ClientError && err.clientCode === ClientErrorCode.CLOSED;
+}
+
+/** A PARLEY_ERR_SYNC error for `cause`, with its wire code (INTERNAL for a cause that has none). */
+function syncError(cause: unknown, doing: string): ClientError {
+  const code = cause instanceof ParleyError ? cause.code : ErrorCode.INTERNAL;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new ClientError(ClientErrorCode.SYNC, code, `sync stopped: ${doing}: ${detail}`, { cause });
 }
 
 function asError(err: unknown): Error {

@@ -51,8 +51,20 @@ export interface SyncEvents {
   message: (message: ChatMessage) => void;
   /** A conversation's state from SYNC_CONVERSATIONS, a CONVERSATION push or CONV_CREATE. */
   conversation: (state: pb.ConversationState) => void;
+  /**
+   * Messages of a newly seen conversation below `beforeSeq` will not come as `message` events
+   * (the first sync's `initialMessages` window, or more than `newConversationLimit` to catch
+   * up): page them with `loadHistory` when wanted.
+   */
+  history: (info: { conversationId: string; beforeSeq: number }) => void;
   /** A sync run finished. */
   synced: (report: SyncReport) => void;
-  /** A sync or pull failed; it is tried again on the next login, wake-up or push. */
+  /**
+   * Sync failed in a way worth a log line: a PARLEY_ERR_SYNC `ClientError` that is not
+   * retryable, once per run of failures (until a run succeeds), or a storage write's error.
+   * Retryable failures (no link, timeouts) are routine during an outage, as a dropped link is,
+   * and only show in `Sync.lastError`. Sync is tried again on the next login, wake-up, push or
+   * short-link poll.
+   */
   error: (error: Error) => void;
 }
