@@ -216,6 +216,41 @@ for (const kind of ['tcp', 'ws'] as Kind[]) {
       assert.equal(alice.seen.in(conv)[3]?.clientMessageId, mine.localId);
     });
 
+    test('a member removed and added again gets what came since, never again what it had', async () => {
+      const owner = await online(`o9-${kind}`);
+      const alice = await online(`a9-${kind}`);
+      const group = (await owner.client.createConversation({ type: 'group', members: [`a9-${kind}`], name: 'g' })).id;
+      const before = texts('before', 5);
+      await waitForStates(
+        owner.client,
+        before.map((t) => owner.client.send(group, t)),
+        ['sent', 'delivered', 'read'],
+      );
+      await waitFor(() => alice.seen.in(group).length >= 5, 10_000, 'alice got 5');
+      await owner.client.connection.request(Command.MEMBERS_REMOVE, { conversationId: group, userIds: [`a9-${kind}`] });
+      await waitFor(() => alice.client.conversation(group) === undefined, 10_000, 'alice saw her removal');
+      await owner.client.connection.request(Command.MEMBERS_ADD, { conversationId: group, userIds: [`a9-${kind}`] });
+      const later = texts('after', 3);
+      await waitForStates(
+        owner.client,
+        later.map((t) => owner.client.send(group, t)),
+        ['sent', 'delivered', 'read'],
+      );
+      const texted = () => alice.seen.in(group).filter((m) => m.content.text);
+      await waitFor(() => texted().length >= 8, 10_000, 'alice got the later 3');
+      await sleep(100);
+      assert.deepEqual(
+        texted().map((m) => m.content.text),
+        [...before, ...later],
+      );
+      const seqs = alice.seen.in(group).map((m) => m.seq);
+      assert.deepEqual(
+        seqs,
+        [...new Set(seqs)].sort((a, b) => a - b),
+        'each seq once, in order',
+      );
+    });
+
     test('wake() syncs what pushes missed', async () => {
       const alice = await online(`a5-${kind}`);
       const bob = await online(`b5-${kind}`);

@@ -19,8 +19,13 @@ export interface Stream {
  * messages held behind a gap. `add` drops what was delivered already; `take` returns the
  * contiguous run that can be delivered now, in seq order, and moves `last` past it.
  */
+/** Conversations left or removed from, remembered so a re-add does not deliver them again. */
+const MAX_LEFT = 1_000;
+
 export class Streams {
   readonly #streams = new Map<string, Stream>();
+  /** conversation id → [last, oldest] when the user left it (oldest entry dropped first). */
+  readonly #left = new Map<string, [number, number]>();
 
   get(conversationId: string): Stream | undefined {
     return this.#streams.get(conversationId);
@@ -35,6 +40,16 @@ export class Streams {
     this.#streams.set(conversationId, { last, oldest, target: last, held: new Map(), pulling: undefined });
   }
 
+  /** Restores a left conversation's position from storage. */
+  restoreLeft(conversationId: string, last: number, oldest: number): void {
+    this.#remember(conversationId, last, oldest);
+  }
+
+  /** Positions in conversations left, for storage. */
+  leftEntries(): IterableIterator<[string, [number, number]]> {
+    return this.#left.entries();
+  }
+
   /**
    * The stream of a conversation, made on first sight: a conversation never seen starts
    * `window` messages below `latest` (older ones are history, paged with `loadHistory`).
@@ -42,8 +57,15 @@ export class Streams {
   ensure(conversationId: string, latest: number, window: number): Stream {
     let stream = this.#streams.get(conversationId);
     if (!stream) {
-      const last = Math.max(0, latest - window);
-      stream = { last, oldest: last + 1, target: latest, held: new Map(), pulling: undefined };
+      let last = Math.max(0, latest - window);
+      let oldest = last + 1;
+      const left = this.#left.get(conversationId);
+      if (left) {
+        // Back in a conversation left earlier: what the app got before is not delivered again.
+        this.#left.delete(conversationId);
+        if (left[0] >= last) [last, oldest] = [Math.min(left[0], latest), left[1]];
+      }
+      stream = { last, oldest, target: latest, held: new Map(), pulling: undefined };
       this.#streams.set(conversationId, stream);
     } else if (latest > stream.target) {
       stream.target = latest;
@@ -51,8 +73,17 @@ export class Streams {
     return stream;
   }
 
+  /** The user left the conversation (or was removed): its position is remembered for a re-add. */
   delete(conversationId: string): void {
+    const stream = this.#streams.get(conversationId);
+    if (stream) this.#remember(conversationId, stream.last, stream.oldest);
     this.#streams.delete(conversationId);
+  }
+
+  #remember(conversationId: string, last: number, oldest: number): void {
+    this.#left.delete(conversationId);
+    this.#left.set(conversationId, [last, oldest]);
+    if (this.#left.size > MAX_LEFT) this.#left.delete(this.#left.keys().next().value as string);
   }
 
   /** Holds a message for delivery; false when it was delivered (or is held) already. */

@@ -42,6 +42,8 @@ interface Saved {
   fresh?: boolean;
   /** conversation id → [last, oldest] */
   streams: Record<string, [number, number]>;
+  /** The same for conversations left (absent in older saves). */
+  left?: Record<string, [number, number]>;
 }
 
 /**
@@ -147,6 +149,7 @@ export class Sync {
       this.#version = typeof saved.version === 'number' ? saved.version : 0;
       this.#fresh = typeof saved.fresh === 'boolean' ? saved.fresh : this.#version === 0;
       for (const [id, [last, oldest]] of Object.entries(saved.streams)) this.#streams.restore(id, last, oldest);
+      for (const [id, [last, oldest]] of Object.entries(saved.left ?? {})) this.#streams.restoreLeft(id, last, oldest);
     });
     return this.#loaded;
   }
@@ -445,7 +448,8 @@ export class Sync {
   #save(): void {
     const streams: Saved['streams'] = {};
     for (const [id, s] of this.#streams.entries()) streams[id] = [s.last, s.oldest];
-    const text = JSON.stringify({ version: this.#version, fresh: this.#fresh, streams } satisfies Saved);
+    const left = Object.fromEntries(this.#streams.leftEntries());
+    const text = JSON.stringify({ version: this.#version, fresh: this.#fresh, streams, left } satisfies Saved);
     this.#saving = this.#storage.set(this.#key, text).catch((err: unknown) => {
       this.#events.emit('error', asError(err));
     });
