@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type AddressInfo, type Server as NetServer, type Socket, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import { type Server as TlsServer, type TLSSocket, createServer as createTlsServ
 import { connectRaced } from '../src/dns/happy-eyeballs.js';
 import { tlsConnectByIp } from '../src/dns/node-tls.js';
 import { StaticResolver } from '../src/dns/static-resolver.js';
+import { makeCertificate } from './helpers/certificate.js';
 
 let dir: string;
 let cert: string;
@@ -23,31 +23,10 @@ const muteSockets = new Set<Socket>();
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'parley-dns-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-  tlsServer = createTlsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (socket) => {
+  // Named by DNS name only: the test of an IP as the host name relies on it.
+  const certificate = makeCertificate(dir, ['DNS:localhost']);
+  cert = certificate.cert;
+  tlsServer = createTlsServer({ key: readFileSync(certificate.keyFile), cert }, (socket) => {
     servernames.push((socket as TLSSocket & { servername: string | false }).servername);
     socket.on('error', () => undefined);
     socket.end('hello');

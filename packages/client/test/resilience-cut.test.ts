@@ -5,55 +5,33 @@
 // once, in order, each send acked once. The three transports' cuts run at the same time, so
 // the file costs one cut, not three.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { ClientErrorCode, type DisconnectInfo } from '../src/index.js';
 import { texts } from './client-helpers.js';
 import { KINDS, type Kind, sleep, waitFor } from './connection-harness.js';
-import { NatProxy } from './helpers/nat-proxy.js';
 import {
-  UNLIMITED,
   ackProblem,
-  closePeers,
-  converse,
-  makePeer,
-  online,
-  serverPort,
-  storeProblem,
+  assertEachOnce,
+  natProxy,
+  pair,
+  serverForFile,
   stream,
-  streamProblem,
   unexpectedErrors,
+  waitForAcks,
 } from './helpers/resilience.js';
-import { ServerProcess, killAllServers } from './helpers/server-process.js';
 
 const CUT_MS = 30_000;
 const BEFORE = 10;
 const DURING = 30;
 
-let server: ServerProcess;
-const proxies: NatProxy[] = [];
-
-before(async () => {
-  server = await ServerProcess.start({ limits: UNLIMITED });
-});
-after(async () => {
-  await closePeers();
-  await Promise.all(proxies.map((p) => p.close()));
-  await server?.close();
-  await killAllServers();
-});
+const file = serverForFile();
 
 async function cutWhileSending(kind: Kind): Promise<void> {
-  const proxy = new NatProxy({
-    idleTimeoutMs: Infinity,
-    target: { host: '127.0.0.1', port: serverPort(server, kind) },
-  });
-  proxies.push(proxy);
-  const alice = makePeer(server, `alice-cut-${kind}`, kind, { port: await proxy.listen() });
-  const bob = makePeer(server, `bob-cut-${kind}`, kind);
+  const { server } = file;
+  const proxy = natProxy(server, kind);
+  const { alice, bob, conv } = await pair(server, 'cut', kind, { alice: { port: await proxy.listen() } });
   const drops: DisconnectInfo[] = [];
   alice.client.on('disconnected', (info) => drops.push(info));
-  await online(alice, bob);
-  const conv = await converse(alice, bob);
 
   const aliceTexts = [...texts(`a-before-${kind}`, BEFORE), ...texts(`a-during-${kind}`, DURING)];
   const bobTexts = texts(`b-during-${kind}`, DURING);
@@ -87,31 +65,20 @@ async function cutWhileSending(kind: Kind): Promise<void> {
 
   proxy.restore();
   const aliceSent = [...before, ...aliceDuring];
-  await waitFor(() => ackProblem(alice, aliceSent) === undefined, 30_000, `${kind}: every send acked`).catch(
-    (err: unknown) => {
-      throw new Error(`${String(err)}: ${String(ackProblem(alice, aliceSent))}`);
-    },
-  );
-  const bySender = new Map([
-    [alice.userId, aliceTexts],
-    [bob.userId, bobTexts],
-  ]);
-  const total = aliceTexts.length + bobTexts.length;
-  for (const p of [alice, bob]) {
-    await waitFor(() => p.seen.in(conv).length >= total, 20_000, `${kind}: ${p.userId} got everything`);
-  }
-  await sleep(200); // a duplicate arriving late would show now
-  assert.equal(streamProblem(alice.seen.in(conv), bySender), undefined, `${kind}: alice`);
-  assert.equal(streamProblem(bob.seen.in(conv), bySender), undefined, `${kind}: bob`);
-  assert.equal(ackProblem(alice, aliceSent), undefined, `${kind}: alice acks`);
-  assert.equal(
-    storeProblem(await server.messages(conv), [
+  await waitForAcks([{ peer: alice, sent: aliceSent }], 30_000, `${kind}: every send acked`);
+  const exchange = {
+    conv,
+    peers: [alice, bob],
+    senders: [
       { peer: alice, sent: aliceSent },
       { peer: bob, sent: bobSent },
+    ],
+    bySender: new Map([
+      [alice.userId, aliceTexts],
+      [bob.userId, bobTexts],
     ]),
-    undefined,
-    `${kind}: store`,
-  );
+  };
+  await assertEachOnce(server, exchange, 20_000, `${kind}: `);
   assert.ok(alice.sockets.maxLive <= 1, `${kind}: one socket at a time`);
   assert.deepEqual(unexpectedErrors(alice), [], `${kind}: no unexpected error reached the app`);
   console.log(

@@ -5,25 +5,19 @@
 // its registry routes the device's pushes to, sampled every 2 ms in the server process).
 // The three transports flap at the same time.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { texts } from './client-helpers.js';
-import { KINDS, type Kind, sleep, waitFor } from './connection-harness.js';
-import { NatProxy } from './helpers/nat-proxy.js';
+import { KINDS, type Kind, waitFor } from './connection-harness.js';
 import {
-  UNLIMITED,
-  ackProblem,
-  closePeers,
-  converse,
+  assertEachOnce,
   flap,
-  makePeer,
-  online,
-  serverPort,
-  storeProblem,
+  natProxy,
+  pair,
+  serverForFile,
   stream,
-  streamProblem,
   unexpectedErrors,
+  waitForAcks,
 } from './helpers/resilience.js';
-import { ServerProcess, killAllServers } from './helpers/server-process.js';
 
 const FLAP_MS = 10_000;
 const PER_SENDER = 60;
@@ -31,33 +25,16 @@ const PER_SENDER = 60;
 const BASE_SEED = Number(process.env.PARLEY_FLAP_SEED ?? 0);
 const SEEDS: Record<Kind, number> = { tcp: BASE_SEED + 0x7c9, tls: BASE_SEED + 0x715, ws: BASE_SEED + 0x3e5 };
 
-let server: ServerProcess;
-const proxies: NatProxy[] = [];
-
-before(async () => {
-  server = await ServerProcess.start({ limits: UNLIMITED });
-});
-after(async () => {
-  await closePeers();
-  await Promise.all(proxies.map((p) => p.close()));
-  await server?.close();
-  await killAllServers();
-});
+const file = serverForFile();
 
 async function flapWhileSending(kind: Kind): Promise<void> {
-  const proxy = new NatProxy({
-    idleTimeoutMs: Infinity,
-    target: { host: '127.0.0.1', port: serverPort(server, kind) },
-  });
-  proxies.push(proxy);
+  const { server } = file;
+  const proxy = natProxy(server, kind);
   const port = await proxy.listen();
   // Short timeouts, so links die and are replaced many times within the flapping.
   const timings = { port, heartbeatMs: 500, timeoutMs: 1_000 };
-  const alice = makePeer(server, `alice-flap-${kind}`, kind, timings);
-  const bob = makePeer(server, `bob-flap-${kind}`, kind, timings);
-  await online(alice, bob);
+  const { alice, bob, conv } = await pair(server, 'flap', kind, { alice: timings, bob: timings });
   for (const p of [alice, bob]) await server.watchDevice(p.userId, p.deviceId);
-  const conv = await converse(alice, bob);
   const aliceTexts = texts(`a-${kind}`, PER_SENDER);
   const bobTexts = texts(`b-${kind}`, PER_SENDER);
   const everyMs = FLAP_MS / PER_SENDER;
@@ -68,47 +45,18 @@ async function flapWhileSending(kind: Kind): Promise<void> {
   ]);
 
   // Stable from here on.
-  for (const [p, sent] of [
-    [alice, aliceSent],
-    [bob, bobSent],
-  ] as const) {
-    await waitFor(() => ackProblem(p, sent) === undefined, 40_000, `${kind}: ${p.userId}'s sends acked`).catch(
-      (err: unknown) => {
-        throw new Error(`${String(err)}: ${String(ackProblem(p, sent))}`);
-      },
-    );
+  const senders = [
+    { peer: alice, sent: aliceSent },
+    { peer: bob, sent: bobSent },
+  ];
+  for (const sender of senders) {
+    await waitForAcks([sender], 40_000, `${kind}: ${sender.peer.userId}'s sends acked`);
   }
   const bySender = new Map([
     [alice.userId, aliceTexts],
     [bob.userId, bobTexts],
   ]);
-  for (const p of [alice, bob]) {
-    await waitFor(() => p.seen.in(conv).length >= 2 * PER_SENDER, 30_000, `${kind}: ${p.userId} got everything`).catch(
-      (err: unknown) => {
-        const seqs = p.seen.in(conv).map((m) => m.seq);
-        const missing = Array.from({ length: 2 * PER_SENDER }, (_, i) => i + 1).filter((n) => !seqs.includes(n));
-        const view = p.client.conversation(conv);
-        throw new Error(
-          `${String(err)}: ${String(seqs.length)} seen, missing seqs ${missing.join(',')}; ` +
-            `state ${p.client.connection.state}, cache lastSeq ${String(view?.lastSeq)}, ` +
-            `order ${String(streamProblem(p.seen.in(conv), bySender))}`,
-        );
-      },
-    );
-  }
-  await sleep(200); // a duplicate arriving late would show now
-  assert.equal(streamProblem(alice.seen.in(conv), bySender), undefined, `${kind}: alice`);
-  assert.equal(streamProblem(bob.seen.in(conv), bySender), undefined, `${kind}: bob`);
-  assert.equal(ackProblem(alice, aliceSent), undefined, `${kind}: alice acks`);
-  assert.equal(ackProblem(bob, bobSent), undefined, `${kind}: bob acks`);
-  assert.equal(
-    storeProblem(await server.messages(conv), [
-      { peer: alice, sent: aliceSent },
-      { peer: bob, sent: bobSent },
-    ]),
-    undefined,
-    `${kind}: store`,
-  );
+  await assertEachOnce(server, { conv, peers: [alice, bob], senders, bySender }, 30_000, `${kind}: `);
 
   const notes: string[] = [];
   for (const p of [alice, bob]) {

@@ -3,44 +3,30 @@
 // before a kill survives it, every send is acked exactly once, and both clients see every message
 // of the conversation exactly once, in seq order. Over TCP, TLS and WebSocket.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { texts } from './client-helpers.js';
 import { KINDS, sleep, waitFor } from './connection-harness.js';
 import {
-  UNLIMITED,
-  ackProblem,
-  closePeers,
-  converse,
-  makePeer,
-  online,
-  storeProblem,
+  assertEachOnce,
+  closeAll,
+  pair,
+  serverForFile,
   stream,
-  streamProblem,
   unexpectedErrors,
+  waitForAcks,
 } from './helpers/resilience.js';
-import { ServerProcess, killAllServers } from './helpers/server-process.js';
 
 const PER_SENDER = 150;
 
-let server: ServerProcess;
-before(async () => {
-  server = await ServerProcess.start({ limits: UNLIMITED });
-});
-after(async () => {
-  await closePeers();
-  await server?.close();
-  await killAllServers();
-});
+const file = serverForFile();
 
 for (const kind of KINDS) {
   describe(`server process killed mid-stream over ${kind}`, () => {
-    after(closePeers);
+    after(closeAll);
 
     test('SIGKILL and restart on the same port and data: acked messages survive, each arrives once, in order', async () => {
-      const alice = makePeer(server, `alice-kill-${kind}`, kind);
-      const bob = makePeer(server, `bob-kill-${kind}`, kind);
-      await online(alice, bob);
-      const conv = await converse(alice, bob);
+      const { server } = file;
+      const { alice, bob, conv } = await pair(server, 'kill', kind);
       const aliceTexts = texts(`a-${kind}`, PER_SENDER);
       const bobTexts = texts(`b-${kind}`, PER_SENDER);
       const streaming = Promise.all([stream(alice, conv, aliceTexts, 15), stream(bob, conv, bobTexts, 15)]);
@@ -75,36 +61,16 @@ for (const kind of KINDS) {
       }
 
       const [aliceSent, bobSent] = await streaming;
-      await waitFor(
-        () => ackProblem(alice, aliceSent) === undefined && ackProblem(bob, bobSent) === undefined,
-        60_000,
-        'every send acked',
-      ).catch((err: unknown) => {
-        throw new Error(
-          `${String(err)}: alice ${String(ackProblem(alice, aliceSent))}, bob ${String(ackProblem(bob, bobSent))}`,
-        );
-      });
+      const senders = [
+        { peer: alice, sent: aliceSent },
+        { peer: bob, sent: bobSent },
+      ];
+      await waitForAcks(senders, 60_000, 'every send acked');
       const bySender = new Map([
         [alice.userId, aliceTexts],
         [bob.userId, bobTexts],
       ]);
-      for (const p of [alice, bob]) {
-        await waitFor(() => p.seen.in(conv).length >= 2 * PER_SENDER, 30_000, `${p.userId} got everything`);
-      }
-      await sleep(200); // a duplicate arriving late would show now
-
-      assert.equal(streamProblem(alice.seen.in(conv), bySender), undefined, 'alice');
-      assert.equal(streamProblem(bob.seen.in(conv), bySender), undefined, 'bob');
-      assert.equal(ackProblem(alice, aliceSent), undefined, 'alice acks');
-      assert.equal(ackProblem(bob, bobSent), undefined, 'bob acks');
-      const rows = await server.messages(conv);
-      assert.equal(
-        storeProblem(rows, [
-          { peer: alice, sent: aliceSent },
-          { peer: bob, sent: bobSent },
-        ]),
-        undefined,
-      );
+      const rows = await assertEachOnce(server, { conv, peers: [alice, bob], senders, bySender }, 30_000);
       for (const acked of ackedAtKill) {
         assert.equal(rows.find((r) => r.clientMessageId === acked.localId)?.seq, acked.seq, 'acked before a kill');
       }

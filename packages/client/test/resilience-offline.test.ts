@@ -4,52 +4,31 @@
 // stored once in send order, and reaches bob (and alice's own stream) once, in order.
 // (test/outbox.test.ts covers sends made before the first connect, on an in-process server.)
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { texts } from './client-helpers.js';
 import { KINDS, sleep, waitFor } from './connection-harness.js';
-import { NatProxy } from './helpers/nat-proxy.js';
 import {
-  UNLIMITED,
-  ackProblem,
-  closePeers,
-  converse,
-  makePeer,
-  online,
-  serverPort,
-  storeProblem,
-  streamProblem,
+  assertEachOnce,
+  closeAll,
+  natProxy,
+  pair,
+  serverForFile,
   unexpectedErrors,
+  waitForAcks,
 } from './helpers/resilience.js';
-import { ServerProcess, killAllServers } from './helpers/server-process.js';
 
 const COUNT = 1000;
 
-let server: ServerProcess;
-before(async () => {
-  server = await ServerProcess.start({ limits: UNLIMITED });
-});
-after(async () => {
-  await closePeers();
-  await server?.close();
-  await killAllServers();
-});
+const file = serverForFile();
 
 for (const kind of KINDS) {
   describe(`1,000 messages sent offline, then reconnect, over ${kind}`, () => {
-    let proxy: NatProxy;
-    before(() => {
-      proxy = new NatProxy({ idleTimeoutMs: Infinity, target: { host: '127.0.0.1', port: serverPort(server, kind) } });
-    });
-    after(async () => {
-      await closePeers();
-      await proxy.close();
-    });
+    after(closeAll);
 
     test('each acked once, stored once, received once in order', async () => {
-      const alice = makePeer(server, `alice-offline-${kind}`, kind, { port: await proxy.listen() });
-      const bob = makePeer(server, `bob-offline-${kind}`, kind);
-      await online(alice, bob);
-      const conv = await converse(alice, bob);
+      const { server } = file;
+      const proxy = natProxy(server, kind);
+      const { alice, bob, conv } = await pair(server, 'offline', kind, { alice: { port: await proxy.listen() } });
 
       proxy.cut();
       await waitFor(() => alice.client.connection.state !== 'connected', 20_000, 'the dead link is noticed');
@@ -60,18 +39,9 @@ for (const kind of KINDS) {
       assert.equal(bob.seen.in(conv).length, 0, 'nothing got through');
 
       proxy.restore();
-      await waitFor(() => ackProblem(alice, sent) === undefined, 120_000, 'every send acked').catch((err: unknown) => {
-        throw new Error(`${String(err)}: ${String(ackProblem(alice, sent))}`);
-      });
-      for (const p of [alice, bob]) {
-        await waitFor(() => p.seen.in(conv).length >= COUNT, 30_000, `${p.userId} got everything`);
-      }
-      await sleep(200); // a duplicate arriving late would show now
+      await waitForAcks([{ peer: alice, sent }], 120_000, 'every send acked');
       const bySender = new Map([[alice.userId, expected]]);
-      assert.equal(streamProblem(bob.seen.in(conv), bySender), undefined, 'bob');
-      assert.equal(streamProblem(alice.seen.in(conv), bySender), undefined, 'alice');
-      assert.equal(ackProblem(alice, sent), undefined);
-      assert.equal(storeProblem(await server.messages(conv), [{ peer: alice, sent }]), undefined);
+      await assertEachOnce(server, { conv, peers: [bob, alice], senders: [{ peer: alice, sent }], bySender }, 30_000);
       assert.ok(alice.sockets.maxLive <= 1);
       assert.deepEqual(unexpectedErrors(alice), []);
     });

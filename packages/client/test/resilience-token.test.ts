@@ -5,65 +5,36 @@
 // the client asks the provider again and logs in on the same link, and the app sees no error
 // while its sends carry on. Twice in a row, over TCP, TLS and WebSocket.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import type { OutboxMessage } from '../src/index.js';
 import { texts } from './client-helpers.js';
 import { KINDS, sleep, waitFor } from './connection-harness.js';
-import { NatProxy } from './helpers/nat-proxy.js';
-import {
-  UNLIMITED,
-  ackProblem,
-  closePeers,
-  converse,
-  makePeer,
-  online,
-  serverPort,
-  storeProblem,
-  stream,
-  streamProblem,
-} from './helpers/resilience.js';
-import { ServerProcess, killAllServers } from './helpers/server-process.js';
+import { ackProblem, assertEachOnce, closeAll, natProxy, pair, serverForFile, stream } from './helpers/resilience.js';
 
 const TTL_SECONDS = 2;
 const ROUNDS = 2;
 const PER_ROUND = 10;
 
-let server: ServerProcess;
-before(async () => {
-  server = await ServerProcess.start({ limits: UNLIMITED });
-});
-after(async () => {
-  await closePeers();
-  await server?.close();
-  await killAllServers();
-});
+const file = serverForFile();
 
 for (const kind of KINDS) {
   describe(`token expiry mid-session over ${kind}`, () => {
-    let proxy: NatProxy;
-    before(() => {
-      proxy = new NatProxy({ idleTimeoutMs: Infinity, target: { host: '127.0.0.1', port: serverPort(server, kind) } });
-    });
-    after(async () => {
-      await closePeers();
-      await proxy.close();
-    });
+    after(closeAll);
 
     test('an expired token is renewed from the async provider at re-login, unseen by the app; sends continue', async () => {
+      const { server } = file;
+      const proxy = natProxy(server, kind);
       const issued: number[] = [];
-      const alice = makePeer(server, `alice-token-${kind}`, kind, {
-        port: await proxy.listen(),
-        token: async () => {
-          await sleep(30); // an app server round trip
-          issued.push(Date.now());
-          return server.token(`alice-token-${kind}`, { ttlSeconds: TTL_SECONDS });
-        },
-      });
-      const bob = makePeer(server, `bob-token-${kind}`, kind);
       const logins: boolean[] = [];
-      alice.client.on('connected', (s) => logins.push(s.reconnected));
-      await online(alice, bob);
-      const conv = await converse(alice, bob);
+      const token = async () => {
+        await sleep(30); // an app server round trip
+        issued.push(Date.now());
+        return server.token(`alice-token-${kind}`, { ttlSeconds: TTL_SECONDS });
+      };
+      const { alice, bob, conv } = await pair(server, 'token', kind, {
+        alice: { port: await proxy.listen(), token },
+        beforeLogin: (a) => a.client.on('connected', (s) => logins.push(s.reconnected)),
+      });
 
       const aliceTexts: string[] = [];
       const aliceSent: OutboxMessage[] = [];
@@ -85,14 +56,8 @@ for (const kind of KINDS) {
       }
 
       const bySender = new Map([[alice.userId, aliceTexts]]);
-      for (const p of [alice, bob]) {
-        await waitFor(() => p.seen.in(conv).length >= aliceTexts.length, 20_000, `${p.userId} got everything`);
-      }
-      await sleep(100);
-      assert.equal(streamProblem(alice.seen.in(conv), bySender), undefined, 'alice');
-      assert.equal(streamProblem(bob.seen.in(conv), bySender), undefined, 'bob');
-      assert.equal(ackProblem(alice, aliceSent), undefined);
-      assert.equal(storeProblem(await server.messages(conv), [{ peer: alice, sent: aliceSent }]), undefined);
+      const senders = [{ peer: alice, sent: aliceSent }];
+      await assertEachOnce(server, { conv, peers: [alice, bob], senders, bySender }, 20_000);
       assert.deepEqual(logins, [false, ...Array<boolean>(ROUNDS).fill(true)], 'one login per link');
       assert.deepEqual(alice.seen.errors, [], 'no error reached the app');
       assert.ok(alice.sockets.maxLive <= 1);

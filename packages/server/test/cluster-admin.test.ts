@@ -3,14 +3,20 @@
 // of this run's own); the silent node is a child process stopped with SIGSTOP; the Redis-down
 // case uses a private redis-server that the test kills.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { ErrorCode, pb } from '@parley/protocol';
 import { Redis } from 'ioredis';
 import { type Envelope, EnvelopeError, decodeEnvelope, encodeEnvelope } from '../src/bus/redis/envelope.js';
-import { OwnRedis, SharedStore, counter, deleteKeys, eventually, startNode, uniquePrefix } from './helpers/cluster.js';
+import {
+  NodeChild,
+  OwnRedis,
+  SharedStore,
+  counter,
+  eventually,
+  inProcessCluster,
+  startNode,
+  uniquePrefix,
+} from './helpers/cluster.js';
 import type { TestServer } from './helpers/server.js';
 import { REDIS, requireService } from './helpers/services.js';
 import { TestClient } from './helpers/test-client.js';
@@ -74,33 +80,11 @@ async function api<T>(node: TestServer, method: string, path: string, body?: unk
 const sessionsOf = (node: TestServer, userId: string) => api<SessionsJson>(node, 'GET', `/v1/users/${userId}/sessions`);
 
 describe('cluster admin: three nodes', { skip, timeout: 120_000 }, () => {
-  const prefix = uniquePrefix();
-  const shared = new SharedStore();
-  const nodes: TestServer[] = [];
-  const clients: TestClient[] = [];
-  const node = (i: number) => nodes[i] as TestServer;
-  const login = async (i: number, userId: string, deviceId: string, transport: 'tcp' | 'ws' = 'tcp') => {
-    const c = await node(i).login(userId, transport, { deviceId });
-    clients.push(c);
-    return c;
-  };
-  const asks = async () => {
-    let sum = 0;
-    for (const n of nodes) sum += await counter(n, 'parley_bus_publishes_total', { kind: 'ask' });
-    return sum;
-  };
-
-  before(async () => {
-    for (let i = 0; i < 3; i++) {
-      nodes.push(await startNode(shared, { redisUrl: REDIS_URL, prefix, nodeId: `n${String(i)}` }));
-    }
-  });
-  after(async () => {
-    for (const c of clients) c.destroy();
-    for (const n of nodes) await n.stop();
-    await shared.close();
-    await deleteKeys(REDIS_URL, prefix);
-  });
+  const cluster = inProcessCluster(REDIS_URL);
+  const { prefix, clients, node, login } = cluster;
+  const asks = () => cluster.publishes('ask');
+  before(cluster.start);
+  after(cluster.stop);
 
   test('a kick on node A ends a device’s session on node B; the answer counts it there', async () => {
     const laptop = await login(0, 'kx', 'laptop');
@@ -227,56 +211,20 @@ describe('cluster admin: three nodes', { skip, timeout: 120_000 }, () => {
 });
 
 describe('cluster admin: a node that stops answering', { skip, timeout: 120_000 }, () => {
-  const prefix = uniquePrefix();
-  const shared = new SharedStore();
-  let live: TestServer;
-  let child: ChildProcess | undefined;
-  const clients: TestClient[] = [];
-
-  before(async () => {
-    live = await startNode(shared, { redisUrl: REDIS_URL, prefix, nodeId: 'live' });
-  });
+  const cluster = inProcessCluster(REDIS_URL, { nodeIds: ['live'] });
+  const { prefix, shared, clients } = cluster;
+  let stuck: NodeChild | undefined;
+  before(cluster.start);
   after(async () => {
-    for (const c of clients) c.destroy();
-    if (child?.exitCode === null) {
-      const exited = new Promise((r) => child?.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    await live.stop();
-    await shared.close();
-    await deleteKeys(REDIS_URL, prefix);
+    await stuck?.kill();
+    await cluster.stop();
   });
 
   test('kick, stats and the node list answer within their timeout and name the silent node', async () => {
-    const config = {
-      dataDir: shared.dir,
-      store: `sqlite:${shared.path}`,
-      bus: REDIS_URL,
-      nodeId: 'stuck',
-      cluster: { keyPrefix: prefix, presenceTtlMs: 60_000 },
-      tcpPort: 0,
-      httpPort: 0,
-      tls: false,
-      logLevel: 'silent',
-    };
-    const script = fileURLToPath(new URL('./helpers/cluster-node-process.ts', import.meta.url));
-    const proc = spawn(
-      process.execPath,
-      ['--conditions=@parley/source', '--import', 'tsx', script, JSON.stringify(config)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    child = proc;
-    const line = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: proc.stdout }).once('line', resolve);
-      proc.once('exit', (code) => {
-        reject(new Error(`node process exited with ${String(code)}`));
-      });
-    });
-    const { tcpPort } = JSON.parse(line) as { tcpPort: number };
-    const far = await TestClient.connect({ transport: 'tcp', host: '127.0.0.1', port: tcpPort });
+    const live = cluster.node(0);
+    stuck = await NodeChild.start(shared, { redisUrl: REDIS_URL, prefix, nodeId: 'stuck', presenceTtlMs: 60_000 });
+    const proc = stuck.child;
+    const far = await TestClient.connect({ transport: 'tcp', host: '127.0.0.1', port: stuck.tcpPort });
     clients.push(far);
     await far.login(await live.token('sam'), { platform: pb.Platform.IOS, deviceId: 'far' });
     const near = await live.login('sam', 'tcp', { deviceId: 'near' });

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { RecordedClient } from './helpers/cluster-clients.js';
 import { OwnRedis, eventually } from './helpers/cluster.js';
 import { OwnPostgres, requirePrivateServers } from './helpers/own-postgres.js';
-import { type ClusterRun, NodeProcess, newClusterRun, runToken } from './helpers/parley-processes.js';
+import { type ClusterRun, NodeProcess, loginOn, newClusterRun, runToken } from './helpers/parley-processes.js';
 import { type CloseInfo, TestClient } from './helpers/test-client.js';
 
 const skip = requirePrivateServers();
@@ -75,16 +75,7 @@ describe('cluster failures: node killed, Redis restarted, PostgreSQL stopped', {
     const users = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => client(`${prefix}${String(i)}`, i % 3)));
     return users as [RecordedClient, RecordedClient, RecordedClient, RecordedClient, RecordedClient, RecordedClient];
   };
-  const rawClient = async (node: number, userId: string) => {
-    const c = await TestClient.connect({
-      transport: 'tcp',
-      host: '127.0.0.1',
-      port: (nodes[node] as NodeProcess).tcpPort,
-    });
-    raw.push(c);
-    await c.login(await runToken(run, userId), { platform: pb.Platform.DESKTOP });
-    return c;
-  };
+  const rawClient = (node: number, userId: string) => loginOn(run, nodes[node] as NodeProcess, userId, raw);
   const group = async (members: RecordedClient[]): Promise<Conv> => {
     const [owner, ...rest] = members as [RecordedClient, ...RecordedClient[]];
     const view = await owner.client.createConversation({

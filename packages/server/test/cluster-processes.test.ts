@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Command, pb } from '@parley/protocol';
 import { deleteKeys, eventually } from './helpers/cluster.js';
-import { type ClusterRun, NodeProcess, dropSchema, newClusterRun, runToken } from './helpers/parley-processes.js';
+import { type ClusterRun, NodeProcess, dropSchema, loginOn, newClusterRun } from './helpers/parley-processes.js';
 import { POSTGRES, REDIS, requireService } from './helpers/services.js';
 import { TestClient } from './helpers/test-client.js';
 
@@ -20,16 +20,7 @@ describe('cluster of three parley serve processes', { skip, timeout: 180_000 }, 
   let run: ClusterRun;
   const nodes: NodeProcess[] = [];
   const clients: TestClient[] = [];
-  const login = async (node: number, userId: string) => {
-    const client = await TestClient.connect({
-      transport: 'tcp',
-      host: '127.0.0.1',
-      port: (nodes[node] as NodeProcess).tcpPort,
-    });
-    clients.push(client);
-    await client.login(await runToken(run, userId), { platform: pb.Platform.DESKTOP });
-    return client;
-  };
+  const login = (node: number, userId: string) => loginOn(run, nodes[node] as NodeProcess, userId, clients);
   const send = (client: TestClient, conversationId: string, text: string) =>
     client.request(Command.SEND, {
       conversationId,

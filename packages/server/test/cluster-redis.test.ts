@@ -3,15 +3,21 @@
 // redis-server it kills and starts again; the node-death test runs a node as a child process
 // and kills it with SIGKILL.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Command, ErrorCode, pb } from '@parley/protocol';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { OwnRedis, SharedStore, counter, deleteKeys, eventually, startNode, uniquePrefix } from './helpers/cluster.js';
+import {
+  NodeChild,
+  OwnRedis,
+  SharedStore,
+  counter,
+  eventually,
+  inProcessCluster,
+  startNode,
+  uniquePrefix,
+} from './helpers/cluster.js';
 import type { TestServer } from './helpers/server.js';
 import { REDIS, requireService } from './helpers/services.js';
 import { TestClient } from './helpers/test-client.js';
@@ -33,32 +39,10 @@ async function convId(p: Promise<{ state?: { conversation?: { conversationId?: s
 }
 
 describe('cluster over Redis: three nodes', { skip, timeout: 180_000 }, () => {
-  const prefix = uniquePrefix();
-  const shared = new SharedStore();
-  const nodes: TestServer[] = [];
-  const clients: TestClient[] = [];
-  const login = async (node: number, userId: string, deviceId?: string) => {
-    const c = await (nodes[node] as TestServer).login(userId, 'tcp', deviceId ? { deviceId } : {});
-    clients.push(c);
-    return c;
-  };
-  const publishes = async (kind: string) => {
-    let sum = 0;
-    for (const n of nodes) sum += await counter(n, 'parley_bus_publishes_total', { kind });
-    return sum;
-  };
-
-  before(async () => {
-    for (let i = 0; i < 3; i++) {
-      nodes.push(await startNode(shared, { redisUrl: REDIS_URL, prefix, nodeId: `n${String(i)}` }));
-    }
-  });
-  after(async () => {
-    for (const c of clients) c.destroy();
-    for (const n of nodes) await n.stop();
-    await shared.close();
-    await deleteKeys(REDIS_URL, prefix);
-  });
+  const cluster = inProcessCluster(REDIS_URL);
+  const { prefix, nodes, login, publishes } = cluster;
+  before(cluster.start);
+  after(cluster.stop);
 
   test('1:1 chat, receipts and typing cross nodes', async () => {
     const alice = await login(0, 'alice');
@@ -229,50 +213,21 @@ describe('cluster over Redis: three nodes', { skip, timeout: 180_000 }, () => {
 });
 
 describe('cluster over Redis: a node that dies', { skip, timeout: 180_000 }, () => {
-  const prefix = uniquePrefix();
-  const shared = new SharedStore();
-  let node: TestServer;
-  const clients: TestClient[] = [];
-
-  before(async () => {
-    node = await startNode(shared, { redisUrl: REDIS_URL, prefix, nodeId: 'live', presenceTtlMs: 1_500 });
-  });
-  after(async () => {
-    for (const c of clients) c.destroy();
-    await node.stop();
-    await shared.close();
-    await deleteKeys(REDIS_URL, prefix);
-  });
+  const cluster = inProcessCluster(REDIS_URL, { nodeIds: ['live'], presenceTtlMs: 1_500 });
+  const { prefix, shared, clients } = cluster;
+  before(cluster.start);
+  after(cluster.stop);
 
   test('its devices expire from presence on their own and followers are told (SIGKILL)', async () => {
-    const config = {
-      dataDir: shared.dir,
-      store: `sqlite:${shared.path}`,
-      bus: REDIS_URL,
+    const node = cluster.node(0);
+    const doomed = await NodeChild.start(shared, {
+      redisUrl: REDIS_URL,
+      prefix,
       nodeId: 'doomed',
-      cluster: { keyPrefix: prefix, presenceTtlMs: 1_500 },
-      tcpPort: 0,
-      httpPort: 0,
-      tls: false,
-      logLevel: 'silent',
-    };
-    const script = fileURLToPath(new URL('./helpers/cluster-node-process.ts', import.meta.url));
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@parley/source', '--import', 'tsx', script, JSON.stringify(config)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const exited = new Promise((r) => child.once('exit', r));
+      presenceTtlMs: 1_500,
+    });
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout }).once('line', resolve);
-        child.once('exit', (code) => {
-          reject(new Error(`node process exited with ${String(code)}`));
-        });
-      });
-      const { tcpPort } = JSON.parse(line) as { tcpPort: number };
+      const { tcpPort } = doomed;
       const watcher = await node.login('w1');
       clients.push(watcher);
       await watcher.request(Command.CONV_CREATE, { type: pb.ConversationType.DIRECT, memberIds: ['ghost'] });
@@ -284,8 +239,7 @@ describe('cluster over Redis: a node that dies', { skip, timeout: 180_000 }, () 
       assert.equal(seen.users[0]?.online, true);
       assert.deepEqual(seen.users[0]?.platforms, [pb.Platform.IOS]);
 
-      child.kill('SIGKILL');
-      await exited;
+      await doomed.kill();
       // The live node notices the silence, cleans up after the dead one and tells followers.
       const gone = await watcher.nextPush(Command.PRESENCE, {
         where: (p) => p.user?.userId === 'ghost' && !p.user.online,
@@ -298,7 +252,7 @@ describe('cluster over Redis: a node that dies', { skip, timeout: 180_000 }, () 
         15_000,
       );
     } finally {
-      child.kill('SIGKILL');
+      await doomed.kill();
     }
   });
 });

@@ -1,6 +1,9 @@
-// Shared parts of the resilience tests (test/resilience-*.test.ts): ParleyClients on a server
-// process (directly or through a NatProxy), counted sockets and token requests, a seeded
-// network flapper, and the exactly-once / in-order / acked-once checks every test ends with.
+// Shared parts of the resilience tests (test/resilience-*.test.ts): one server process per
+// file, ParleyClients on it (directly or through a NatProxy), counted sockets and token
+// requests, a seeded network flapper, and the exactly-once / in-order / acked-once checks every
+// test ends with.
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { ErrorCode, ParleyError, pb } from '@parley/protocol';
 import {
   type ChatMessage,
@@ -12,9 +15,9 @@ import {
 } from '../../src/index.js';
 import { nodeWebSocketTransport, tcpTransport, tlsTransport } from '../../src/node.js';
 import { Recorder } from '../client-helpers.js';
-import { CountingTransport, type Kind, sleep } from '../connection-harness.js';
-import type { NatProxy } from './nat-proxy.js';
-import type { ServerProcess, StoredRow } from './server-process.js';
+import { CountingTransport, type Kind, sleep, waitFor } from '../connection-harness.js';
+import { NatProxy } from './nat-proxy.js';
+import { ServerProcess, type StoredRow, killAllServers } from './server-process.js';
 
 /** Server limits that never throttle a test's bursts. */
 export const UNLIMITED = {
@@ -23,6 +26,28 @@ export const UNLIMITED = {
   requestsPerSecond: 1_000_000,
   requestBurst: 1_000_000,
 };
+
+/**
+ * The test file's server process (no send or request limits): started before its tests; after
+ * them every peer and proxy is closed, then the server, and any process a restart left behind.
+ */
+export function serverForFile(): { readonly server: ServerProcess } {
+  let server: ServerProcess | undefined;
+  before(async () => {
+    server = await ServerProcess.start({ limits: UNLIMITED });
+  });
+  after(async () => {
+    await closeAll();
+    await server?.close();
+    await killAllServers();
+  });
+  return {
+    get server(): ServerProcess {
+      if (!server) throw new Error('the server process has not started');
+      return server;
+    },
+  };
+}
 
 /** The server port a transport kind dials. */
 export function serverPort(server: ServerProcess, kind: Kind): number {
@@ -64,6 +89,7 @@ export interface PeerOptions {
 
 let devices = 0;
 const peers = new Set<Peer>();
+const proxies = new Set<NatProxy>();
 
 /**
  * A ParleyClient with test timings: fast backoff, 2 s connect, login, SEND and task timeouts
@@ -111,9 +137,8 @@ export async function online(...list: Peer[]): Promise<void> {
 
 /**
  * A direct conversation between two connected peers, known to both before the test disturbs
- * anything. (A conversation a client first sees later starts at its latest `initialMessages`
- * messages, the older ones being left to `loadHistory`: a test that counts every message
- * must not let the recipient first hear of the conversation after an outage.)
+ * anything. (One a client first hears of after an outage is delivered from its first message
+ * too, up to `newConversationLimit`: test/sync.test.ts covers that.)
  */
 export async function converse(a: Peer, b: Peer): Promise<string> {
   const id = (await a.client.createConversation({ type: 'direct', members: [b.userId] })).id;
@@ -123,11 +148,48 @@ export async function converse(a: Peer, b: Peer): Promise<string> {
   return id;
 }
 
-/** Closes every peer made so far (test teardown). */
-export async function closePeers(): Promise<void> {
+/** Alice and bob of one scenario over one transport, online, with a direct conversation. */
+export interface Pair {
+  alice: Peer;
+  bob: Peer;
+  conv: string;
+}
+
+/**
+ * Makes `alice-<scenario>-<kind>` and `bob-<scenario>-<kind>`, lets `beforeLogin` attach its
+ * listeners (the first login included), brings both online and opens their conversation.
+ */
+export async function pair(
+  server: ServerProcess,
+  scenario: string,
+  kind: Kind,
+  options: { alice?: PeerOptions; bob?: PeerOptions; beforeLogin?: (alice: Peer, bob: Peer) => void } = {},
+): Promise<Pair> {
+  const alice = makePeer(server, `alice-${scenario}-${kind}`, kind, options.alice);
+  const bob = makePeer(server, `bob-${scenario}-${kind}`, kind, options.bob);
+  options.beforeLogin?.(alice, bob);
+  await online(alice, bob);
+  return { alice, bob, conv: await converse(alice, bob) };
+}
+
+/** A NatProxy (no idle timeout: it only cuts when told) in front of the server's `kind` port; closed by `closeAll`. */
+export function natProxy(server: ServerProcess, kind: Kind): NatProxy {
+  const proxy = new NatProxy({
+    idleTimeoutMs: Infinity,
+    target: { host: '127.0.0.1', port: serverPort(server, kind) },
+  });
+  proxies.add(proxy);
+  return proxy;
+}
+
+/** Closes every peer made so far, then every proxy (teardown). */
+export async function closeAll(): Promise<void> {
   const all = [...peers];
   peers.clear();
   await Promise.all(all.map((p) => p.client.close()));
+  const open = [...proxies];
+  proxies.clear();
+  await Promise.all(open.map((p) => p.close()));
 }
 
 /** A seeded PRNG (mulberry32): flapping schedules are random but the same on every run. */
@@ -181,6 +243,84 @@ export async function stream(peer: Peer, conversationId: string, texts: readonly
   return sent;
 }
 
+/** A sender and what it sent. */
+export interface Sender {
+  peer: Peer;
+  sent: readonly OutboxMessage[];
+}
+
+/** Waits until every sender's sends are acked once; a timeout says what is still wrong. */
+export async function waitForAcks(senders: readonly Sender[], timeoutMs: number, what: string): Promise<void> {
+  const problems = () => senders.map(({ peer, sent }) => ackProblem(peer, sent));
+  await waitFor(() => problems().every((p) => p === undefined), timeoutMs, what).catch((err: unknown) => {
+    const detail = senders.map((s, i) => `${s.peer.userId} ${String(problems()[i])}`).join(', ');
+    throw new Error(`${String(err)}: ${detail}`);
+  });
+}
+
+/** What a scenario sent in one conversation, and who must have seen it. */
+export interface Exchange {
+  conv: string;
+  /** Who must see every message. */
+  peers: readonly Peer[];
+  /** Who sent what (their acks and the server's copy are checked). */
+  senders: readonly Sender[];
+  /** Each sender's texts, in the order sent. */
+  bySender: ReadonlyMap<string, readonly string[]>;
+}
+
+/**
+ * The checks every scenario ends with, once the network is stable again: waits (up to
+ * `waitMs`) until each peer has seen every message, then asserts each saw each message once,
+ * in order; each send was acked once; the server stored each once, at its acked seq. Returns
+ * the stored rows.
+ */
+export async function assertEachOnce(
+  server: ServerProcess,
+  exchange: Exchange,
+  waitMs: number,
+  label = '',
+): Promise<StoredRow[]> {
+  const { conv, peers, senders, bySender } = exchange;
+  await waitForAll(peers, conv, bySender, waitMs, label);
+  for (const p of peers) assert.equal(streamProblem(p.seen.in(conv), bySender), undefined, `${label}${p.userId}`);
+  for (const { peer, sent } of senders) {
+    assert.equal(ackProblem(peer, sent), undefined, `${label}${peer.userId} acks`);
+  }
+  const rows = await server.messages(conv);
+  assert.equal(storeProblem(rows, senders), undefined, `${label}store`);
+  return rows;
+}
+
+/**
+ * Waits until each peer has seen as many messages in `conv` as `bySender` holds (a timeout
+ * names the missing seqs), then 200 ms more, so that a duplicate arriving late shows too.
+ */
+async function waitForAll(
+  peers: readonly Peer[],
+  conv: string,
+  bySender: ReadonlyMap<string, readonly string[]>,
+  timeoutMs: number,
+  label = '',
+): Promise<void> {
+  const total = [...bySender.values()].reduce((n, list) => n + list.length, 0);
+  for (const p of peers) {
+    await waitFor(() => p.seen.in(conv).length >= total, timeoutMs, `${label}${p.userId} got everything`).catch(
+      (err: unknown) => {
+        const seqs = p.seen.in(conv).map((m) => m.seq);
+        const missing = Array.from({ length: total }, (_, i) => i + 1).filter((n) => !seqs.includes(n));
+        const view = p.client.conversation(conv);
+        throw new Error(
+          `${String(err)}: ${String(seqs.length)} seen, missing seqs ${missing.join(',')}; ` +
+            `state ${p.client.connection.state}, cache lastSeq ${String(view?.lastSeq)}, ` +
+            `order ${String(streamProblem(p.seen.in(conv), bySender))}`,
+        );
+      },
+    );
+  }
+  await sleep(200);
+}
+
 /**
  * What is wrong with a recipient's view of a conversation, if anything: each message once
  * (no repeated seq or client message id), seqs 1..N with no gap, N the expected total, and
@@ -208,16 +348,14 @@ export function streamProblem(
 }
 
 /**
- * Errors the app saw beyond the reports a bad network is expected to cause: the client tells
- * the app (its `error` event) about sync requests that timed out or lost their link, and
- * retries by itself. Anything else (a refused login, a protocol error, a storage failure) is
- * unexpected in these tests.
+ * Errors the app saw beyond the reports a bad network may cause (a timeout or a lost link the
+ * client retries by itself; routine sync failures do not even reach the app). Anything else (a
+ * refused login, a protocol error, a storage failure, a sync that cannot go on) is unexpected
+ * in these tests.
  */
 export function unexpectedErrors(peer: Peer): Error[] {
   const transient = new Set<number>([ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE]);
-  return peer.seen.errors.filter(
-    (e) => !(e instanceof ParleyError && transient.has(e.code)) && !e.message.startsWith('sync stopped:'),
-  );
+  return peer.seen.errors.filter((e) => !(e instanceof ParleyError && transient.has(e.code)));
 }
 
 /**
@@ -242,10 +380,7 @@ export function ackProblem(peer: Peer, sent: readonly OutboxMessage[]): string |
  * What is wrong with the server's copy, if anything: exactly the sent client message ids,
  * each stored once, seqs 1..N, each sender's in send order, and the seq each was acked with.
  */
-export function storeProblem(
-  rows: readonly StoredRow[],
-  senders: readonly { peer: Peer; sent: readonly OutboxMessage[] }[],
-): string | undefined {
+export function storeProblem(rows: readonly StoredRow[], senders: readonly Sender[]): string | undefined {
   const total = senders.reduce((n, s) => n + s.sent.length, 0);
   if (rows.length !== total) return `stored ${String(rows.length)} messages, expected ${String(total)}`;
   if (rows.some((r, i) => r.seq !== i + 1)) return 'stored seqs are not 1..N';

@@ -2,14 +2,15 @@
 // in a temporary data dir, a self-signed certificate made with openssl for TLS, and the same
 // ports and data after a restart, so a SIGKILL and a restart look to clients like a crashed
 // and recovered server. Every process started here is killed by `killAllServers()`.
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '@parley/server';
 import { issueToken } from '@parley/server';
+import { type TestCertificate, makeCertificate } from './certificate.js';
 
 const CHILD = fileURLToPath(new URL('./server-child.ts', import.meta.url));
 
@@ -41,43 +42,6 @@ export interface StoredRow {
   seq: number;
   senderId: string;
   clientMessageId: string;
-}
-
-/** A self-signed certificate for `localhost` (and 127.0.0.1) made with the openssl CLI. */
-export interface TestCertificate {
-  certFile: string;
-  keyFile: string;
-  /** The certificate PEM, for the client's `ca`. */
-  cert: string;
-}
-
-export function makeCertificate(dir: string): TestCertificate {
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certFile, keyFile, cert: readFileSync(certFile, 'utf8') };
 }
 
 const running = new Set<ChildProcess>();

@@ -1,16 +1,20 @@
 // Cluster tests: several servers in one process over one store and one Redis, each with its
-// own RedisBus; a throwaway redis-server for restart tests; key cleanup per run.
+// own RedisBus; a node in a child process of its own (to stop or kill); a throwaway
+// redis-server for restart tests; key cleanup per run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { ConfigInput, ServerOptions, Store } from '../../src/index.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { TestServer } from './server.js';
 import { tcpReachable } from './services.js';
+import type { TestClient } from './test-client.js';
 
 /** A key prefix no other run uses, so parallel runs on the shared Redis never meet. */
 export function uniquePrefix(): string {
@@ -80,6 +84,127 @@ export function startNode(shared: SharedStore, s: NodeSettings): Promise<TestSer
     { store: shared.view, ...s.options },
     shared.dir,
   );
+}
+
+/** One describe's cluster of nodes in this process, and the ways its tests reach them. */
+export interface InProcessCluster {
+  /** This cluster's own Redis key prefix. */
+  readonly prefix: string;
+  /** The store (and data dir) of every node, a NodeChild's too. */
+  readonly shared: SharedStore;
+  readonly nodes: TestServer[];
+  /** Clients `stop` destroys: those `login` made, and any a test adds. */
+  readonly clients: TestClient[];
+  node: (i: number) => TestServer;
+  /** Logs `userId` in on node `i`; the client is destroyed by `stop`. */
+  login: (i: number, userId: string, deviceId?: string, transport?: 'tcp' | 'ws') => Promise<TestClient>;
+  /** `parley_bus_publishes_total` of `kind`, summed over the nodes. */
+  publishes: (kind: string) => Promise<number>;
+  /** Starts the nodes one after another (a `before` hook). */
+  start: () => Promise<void>;
+  /** Destroys the clients, stops the nodes, closes the store and deletes the keys (an `after` hook). */
+  stop: () => Promise<void>;
+}
+
+/**
+ * Nodes in this process over one SQLite store and the Redis at `redisUrl`, under a fresh
+ * prefix: `nodeIds` (default `n0`, `n1`, `n2`), with `presenceTtlMs` (default as `startNode`).
+ */
+export function inProcessCluster(
+  redisUrl: string,
+  options: { nodeIds?: readonly string[]; presenceTtlMs?: number } = {},
+): InProcessCluster {
+  const { nodeIds = ['n0', 'n1', 'n2'], presenceTtlMs } = options;
+  const prefix = uniquePrefix();
+  const shared = new SharedStore();
+  const nodes: TestServer[] = [];
+  const clients: TestClient[] = [];
+  const node = (i: number) => nodes[i] as TestServer;
+  return {
+    prefix,
+    shared,
+    nodes,
+    clients,
+    node,
+    login: async (i, userId, deviceId, transport = 'tcp') => {
+      const c = await node(i).login(userId, transport, deviceId ? { deviceId } : {});
+      clients.push(c);
+      return c;
+    },
+    publishes: async (kind) => {
+      let sum = 0;
+      for (const n of nodes) sum += await counter(n, 'parley_bus_publishes_total', { kind });
+      return sum;
+    },
+    start: async () => {
+      for (const nodeId of nodeIds) nodes.push(await startNode(shared, { redisUrl, prefix, nodeId, presenceTtlMs }));
+    },
+    stop: async () => {
+      for (const c of clients) c.destroy();
+      for (const n of nodes) await n.stop();
+      await shared.close();
+      await deleteKeys(redisUrl, prefix);
+    },
+  };
+}
+
+const NODE_SCRIPT = fileURLToPath(new URL('./cluster-node-process.ts', import.meta.url));
+
+/**
+ * A node of the test cluster in a child process of its own (cluster-node-process.ts), for
+ * tests that stop it (SIGSTOP) or kill it (SIGKILL, no cleanup): the shared store and data
+ * dir, TCP only, no log.
+ */
+export class NodeChild {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly tcpPort: number,
+    /** Resolves once the process has exited. */
+    readonly exited: Promise<unknown>,
+  ) {}
+
+  /** Resolves once the node listens; a node that fails to start is killed. */
+  static async start(
+    shared: SharedStore,
+    s: Pick<NodeSettings, 'redisUrl' | 'prefix' | 'nodeId'> & { presenceTtlMs: number },
+  ): Promise<NodeChild> {
+    const config = {
+      dataDir: shared.dir,
+      store: `sqlite:${shared.path}`,
+      bus: s.redisUrl,
+      nodeId: s.nodeId,
+      cluster: { keyPrefix: s.prefix, presenceTtlMs: s.presenceTtlMs },
+      tcpPort: 0,
+      httpPort: 0,
+      tls: false,
+      logLevel: 'silent',
+    };
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@parley/source', '--import', 'tsx', NODE_SCRIPT, JSON.stringify(config)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', (code) => {
+          reject(new Error(`node process exited with ${String(code)}`));
+        });
+      });
+      return new NodeChild(child, (JSON.parse(line) as { tcpPort: number }).tcpPort, exited);
+    } catch (err) {
+      child.kill('SIGKILL');
+      await exited;
+      throw err;
+    }
+  }
+
+  /** SIGKILL (a stopped process too) unless it has exited; resolves once it has. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
 }
 
 /** The value of a counter of a node's metrics, summed over labels matching `labels`. */

@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { pb } from '@parley/protocol';
 import pg from 'pg';
 import { issueToken } from '../../src/index.js';
+import { TestClient } from './test-client.js';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const CLI = join(REPO, 'packages/cli/src/main.ts');
@@ -44,19 +46,32 @@ export async function dropSchema(run: ClusterRun): Promise<void> {
   }
 }
 
+/** The ports a node listens on (from its "parley is listening" line). */
+export interface NodePorts {
+  tcp: number;
+  tls: number;
+  http: number;
+}
+
 export interface NodeProcessOptions {
   /** Extra environment: `PARLEY_CLUSTER_PRESENCE_TTL_MS`, `PARLEY_LIMITS_*` and the like. */
   env?: Record<string, string>;
+  /** Extra query parameters of the store URL, e.g. `pool_size=30`. */
+  storeParams?: string;
+  /** The address every port listens on (`--host`). Default: the server's own default. */
+  host?: string;
   /** How long to wait for the "parley is listening" line. Default 60 s. */
   timeoutMs?: number;
 }
+
+const portOf = (address: string | undefined) => Number(address?.split(':').pop());
 
 /** One `parley serve` child process. */
 export class NodeProcess {
   private constructor(
     readonly nodeId: string,
     readonly child: ChildProcess,
-    readonly tcpPort: number,
+    readonly ports: NodePorts,
     private readonly dataDir: string,
   ) {}
 
@@ -69,44 +84,24 @@ export class NodeProcess {
     const options = typeof timeoutOrOptions === 'number' ? { timeoutMs: timeoutOrOptions } : timeoutOrOptions;
     const timeoutMs = options.timeoutMs ?? 60_000;
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-proc-'));
-    const store = `${run.postgresUrl}?schema=${run.schema}`;
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=@parley/source',
-        '--import',
-        'tsx',
-        CLI,
-        'serve',
-        '--store',
-        store,
-        '--bus',
-        run.redisUrl,
-        '--node-id',
-        nodeId,
-        '--tcp-port',
-        '0',
-        '--tls-port',
-        '0',
-        '--http-port',
-        '0',
-        '--data',
-        dataDir,
-        '--log-level',
-        'info',
-      ],
-      {
-        cwd: REPO,
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: {
-          ...process.env,
-          PARLEY_APP_SECRET: run.appSecret,
-          PARLEY_CLUSTER_KEY_PREFIX: run.prefix,
-          ...options.env,
-        },
+    const store = `${run.postgresUrl}?schema=${run.schema}${options.storeParams ? `&${options.storeParams}` : ''}`;
+    const args = ['--conditions=@parley/source', '--import', 'tsx', CLI, 'serve'];
+    args.push('--store', store, '--bus', run.redisUrl, '--node-id', nodeId);
+    if (options.host !== undefined) args.push('--host', options.host);
+    args.push('--tcp-port', '0', '--tls-port', '0', '--http-port', '0');
+    args.push('--data', dataDir, '--log-level', 'info');
+    const child = spawn(process.execPath, args, {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        PARLEY_APP_SECRET: run.appSecret,
+        PARLEY_CLUSTER_KEY_PREFIX: run.prefix,
+        ...options.env,
       },
-    );
-    const listening = new Promise<number>((resolve, reject) => {
+    });
+    // The reader stays attached for the child's life, so its log never fills the pipe.
+    const listening = new Promise<NodePorts>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`node ${nodeId} did not start within ${String(timeoutMs)} ms`));
@@ -117,18 +112,22 @@ export class NodeProcess {
       });
       createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
         if (!line.startsWith('{')) return;
-        const entry = JSON.parse(line) as { msg?: string; tcp?: string };
+        const entry = JSON.parse(line) as { msg?: string; tcp?: string; tls?: string; http?: string };
         if (entry.msg === 'parley is listening' && entry.tcp) {
           clearTimeout(timer);
-          resolve(Number(entry.tcp.split(':').pop()));
+          resolve({ tcp: portOf(entry.tcp), tls: portOf(entry.tls), http: portOf(entry.http) });
         }
       });
     });
-    const tcpPort = await listening.catch((err: unknown) => {
+    const ports = await listening.catch((err: unknown) => {
       rmSync(dataDir, { recursive: true, force: true });
       throw err;
     });
-    return new NodeProcess(nodeId, child, tcpPort, dataDir);
+    return new NodeProcess(nodeId, child, ports, dataDir);
+  }
+
+  get tcpPort(): number {
+    return this.ports.tcp;
   }
 
   /** Whether the process is still running. */
@@ -136,9 +135,9 @@ export class NodeProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** SIGTERM (graceful) or SIGKILL; resolves once the process has exited. */
+  /** SIGTERM (graceful drain) or SIGKILL; resolves once the process has exited. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+    if (this.running) {
       const exited = new Promise((resolve) => this.child.once('exit', resolve));
       this.child.kill(signal);
       await exited;
@@ -150,4 +149,20 @@ export class NodeProcess {
 /** A user token every node of the run accepts. */
 export function runToken(run: ClusterRun, userId: string): Promise<string> {
   return issueToken({ secret: run.appSecret, userId });
+}
+
+/**
+ * A TestClient logged in as `userId` (a desktop device) on `node` over TCP. It joins `clients`
+ * before it logs in, so the test's teardown closes it even when the login fails.
+ */
+export async function loginOn(
+  run: ClusterRun,
+  node: NodeProcess,
+  userId: string,
+  clients: TestClient[],
+): Promise<TestClient> {
+  const client = await TestClient.connect({ transport: 'tcp', host: '127.0.0.1', port: node.tcpPort });
+  clients.push(client);
+  await client.login(await runToken(run, userId), { platform: pb.Platform.DESKTOP });
+  return client;
 }
