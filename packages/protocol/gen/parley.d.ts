@@ -1093,6 +1093,32 @@ export namespace parley {
             type $Shape = parley.v1.HistoryResponse.$Properties;
         }
 
+        enum SyncHintReason {
+            SYNC_HINT_REASON_UNSPECIFIED = 0,
+            BUS_RECOVERED = 1
+        }
+
+        interface ISyncHint extends parley.v1.SyncHint.$Properties {
+        }
+
+        class SyncHint {
+            constructor(properties?: parley.v1.SyncHint.$Properties);
+            $unknowns?: Uint8Array[];
+            reason: parley.v1.SyncHintReason;
+            static create(properties: parley.v1.SyncHint.$Shape): parley.v1.SyncHint & parley.v1.SyncHint.$Shape;
+            static create(properties?: parley.v1.SyncHint.$Properties): parley.v1.SyncHint;
+            static encode(message: parley.v1.SyncHint.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): parley.v1.SyncHint & parley.v1.SyncHint.$Shape;
+        }
+
+        namespace SyncHint {
+            interface $Properties {
+                reason?: (parley.v1.SyncHintReason|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = parley.v1.SyncHint.$Properties;
+        }
+
         interface IMember extends parley.v1.Member.$Properties {
         }
 

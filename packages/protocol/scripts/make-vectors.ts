@@ -569,6 +569,12 @@ function frameDefs(): (FrameDef | StickyDef)[] {
       13,
       { messages: [msg1042Recalled, msg1041], hasMore: true },
     ),
+    push(
+      'sync-hint-push',
+      'The node’s cluster bus is back after an outage (BUS_RECOVERED, 1): pushes may have been missed, so sync as after a reconnect.',
+      Command.SYNC_HINT,
+      { reason: pb.SyncHintReason.BUS_RECOVERED },
+    ),
 
     // --- Conversations and members ---
     request(

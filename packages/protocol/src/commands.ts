@@ -25,6 +25,7 @@ export const Command = {
   SYNC_CONVERSATIONS: 0x0201,
   SYNC_MESSAGES: 0x0202,
   HISTORY: 0x0203,
+  SYNC_HINT: 0x0204,
   // Conversations and members
   CONV_CREATE: 0x0301,
   CONV_GET: 0x0302,
@@ -92,6 +93,7 @@ export const schema = {
   [Command.SYNC_CONVERSATIONS]: { request: pb.SyncConversationsRequest, response: pb.SyncConversationsResponse },
   [Command.SYNC_MESSAGES]: { request: pb.SyncMessagesRequest, response: pb.SyncMessagesResponse },
   [Command.HISTORY]: { request: pb.HistoryRequest, response: pb.HistoryResponse },
+  [Command.SYNC_HINT]: { push: pb.SyncHint },
   [Command.CONV_CREATE]: { request: pb.CreateConversationRequest, response: pb.ConversationResponse },
   [Command.CONV_GET]: { request: pb.GetConversationRequest, response: pb.ConversationResponse },
   [Command.CONV_LIST]: { request: pb.ListConversationsRequest, response: pb.ListConversationsResponse },

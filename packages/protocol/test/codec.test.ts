@@ -153,6 +153,7 @@ sample(pb.SendMessageRequest, {
 });
 sample(pb.SendMessageResponse, { status: ok('sent'), messageId: 'm-1', seq: BIG, serverTime: T, duplicate: true });
 sample(pb.MessagePush, { message, conversationVersion: BIG + 2 });
+sample(pb.SyncHint, { reason: pb.SyncHintReason.BUS_RECOVERED });
 sample(pb.RecallMessageRequest, { conversationId: 'g:team', seq: 40 });
 sample(pb.RecallMessageResponse, { status: ok('recalled'), recallSeq: 43 });
 sample(pb.CursorUpdateRequest, { conversationId: 'g:team', kind: pb.CursorKind.READ, seq: 42 });

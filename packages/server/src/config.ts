@@ -50,6 +50,11 @@ export const configSchema = z.object({
         .string()
         .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
         .default('parley'),
+      /**
+       * After a Redis outage, this node's sessions are told to sync (SYNC_HINT) at random
+       * moments within this window, so they do not all pull at once. 0 = all at once.
+       */
+      syncHintWindowMs: ms.max(600_000).default(5_000),
     })
     .prefault({}),
   /** PEM files; without them a self-signed development certificate is made in dataDir. */

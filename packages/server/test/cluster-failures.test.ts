@@ -20,6 +20,8 @@ const WAIT_MS = 30_000;
 /** Small TTLs and no send limits: the file runs in well under two minutes. */
 const NODE_ENV = {
   PARLEY_CLUSTER_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),
+  // After the Redis outage every node tells its sessions to sync within this window.
+  PARLEY_CLUSTER_SYNC_HINT_WINDOW_MS: '1000',
   PARLEY_LIMITS_SENDS_PER_SECOND: '100000',
   PARLEY_LIMITS_SEND_BURST: '100000',
   PARLEY_LIMITS_REQUESTS_PER_SECOND: '100000',
@@ -292,11 +294,12 @@ describe('cluster failures: node killed, Redis restarted, PostgreSQL stopped', {
       r3.messages.some((m) => m.message.conversationId === local.id && m.message.senderId === 'r0' && during(m.at)),
       'a same-node recipient got pushes while Redis was down',
     );
-    // Remote recipients missed the pushes of the outage; the stream's later pushes (routed again
-    // once the nodes re-announce) reveal the gaps and they pull the rest.
+    // Remote recipients missed the pushes of the outage. Once Redis is back each node tells its
+    // sessions to sync (SYNC_HINT), so they pull the rest even if the stream ended before
+    // routing recovered (later pushes revealing the gaps may also get there first).
     await assertExactlyOnce(convs, base);
     // The outage mattered: the remote recipient got what was acked while Redis was down only
-    // after it was back (the later pushes revealed the gap and it pulled the rest).
+    // after it was back (a hint or a later push revealed the gap and it pulled the rest).
     const ackedInOutage = new Set(
       r0.sent
         .filter((m) => m.conversationId === remote.id && during(r0.acks.get(m.localId)?.[0] ?? 0))

@@ -167,6 +167,9 @@ export class Sync {
       this.#conn.onPush(Command.CONVERSATION, (push) => {
         if (push.state) void this.applyState(push.state);
       }),
+      // The server may have missed pushing to us (its cluster link was down): sync as after
+      // a reconnect, whatever the reason (a reason this build does not know included).
+      this.#conn.onPush(Command.SYNC_HINT, () => void this.run()),
     ];
     if (this.#conn.state === 'connected') void this.run();
   }

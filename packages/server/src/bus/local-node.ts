@@ -1,6 +1,7 @@
 import { pb } from '@parley/protocol';
 import type { ServerContext } from '../context.js';
 import { type Session, SessionState } from '../session/session.js';
+import { SyncHints } from './sync-hints.js';
 import type { LocalNode, NodeStats, SessionInfo } from './types.js';
 
 /** Delivery into this node's sessions and services, for the bus to call. */
@@ -18,6 +19,7 @@ export function localNode(
     transport: s.connection.transport,
     openedAt: s.openedAt,
   });
+  const syncHints = new SyncHints(ctx);
   return {
     deliverToUsers(userIds, frame, exceptSessionId) {
       for (const userId of userIds) {
@@ -79,6 +81,9 @@ export function localNode(
     },
     userSessions(userId) {
       return ctx.registry.sessionsOf(userId).map(info);
+    },
+    busRecovered() {
+      syncHints.busRecovered();
     },
   };
 }

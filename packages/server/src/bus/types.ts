@@ -105,6 +105,12 @@ export interface LocalNode {
   stats(): NodeStats;
   /** The user's logged-in sessions on this node. */
   userSessions(userId: string): SessionInfo[];
+  /**
+   * The bus routes again after an outage (and this node is announced and subscribed again):
+   * cross-node pushes to this node's sessions may have been skipped meanwhile, so tell them
+   * to sync.
+   */
+  busRecovered(): void;
 }
 
 /** Which logged-in sessions an admin kick ends: all of a user's, one device's, or one session. */

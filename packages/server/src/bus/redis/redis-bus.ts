@@ -80,7 +80,7 @@ export class RedisBus implements Bus {
   readonly #logger: Logger;
   #local: LocalNode | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
-  #refreshing = false;
+  #refreshing: Promise<void> | undefined;
   #refreshAgain = false;
 
   constructor(private readonly options: RedisBusOptions) {
@@ -96,9 +96,10 @@ export class RedisBus implements Bus {
       nodeId: options.nodeId,
       logger: options.logger,
       metrics: options.metrics,
-      onReady: () => {
+      onReady: (afterOutage) => {
         // First connect, or Redis is back (maybe restarted empty): write everything again.
         this.#refresh();
+        if (afterOutage) void this.#recovered();
       },
       onMessage: (_channel, message) => {
         this.#receive(message);
@@ -477,8 +478,7 @@ export class RedisBus implements Bus {
       this.#refreshAgain = true;
       return;
     }
-    this.#refreshing = true;
-    void (async () => {
+    const run = (async () => {
       try {
         do {
           let p = this.#link.cmd.pipeline();
@@ -495,10 +495,23 @@ export class RedisBus implements Bus {
         await this.#reaper.sweep(Date.now());
       } catch (err) {
         this.#link.failed(err);
-      } finally {
-        this.#refreshing = false;
       }
     })();
+    this.#refreshing = run;
+    void run.finally(() => {
+      if (this.#refreshing === run) this.#refreshing = undefined;
+    });
+  }
+
+  /**
+   * Redis is back after an outage (or reachable at last after a start without it). Once this
+   * node is announced and subscribed again, so that pushes from other nodes reach it, its
+   * sessions are told to sync: pushes from other nodes were skipped during the outage.
+   */
+  async #recovered(): Promise<void> {
+    await this.#refreshing;
+    await this.#subscribed();
+    if (this.#link.up) this.#local?.busRecovered();
   }
 
   /** Whether a refresh was asked for while one ran; clears the request. */

@@ -7,8 +7,11 @@ export interface RedisLinkOptions {
   nodeId: string;
   logger: Logger;
   metrics: Metrics;
-  /** Called each time the command connection becomes ready: first connect and after every outage. */
-  onReady: () => void;
+  /**
+   * Called each time the command connection becomes ready: first connect and after every
+   * outage. `afterOutage` is false only for a first connect that found Redis at once.
+   */
+  onReady: (afterOutage: boolean) => void;
   /** A message on a subscribed channel. */
   onMessage: (channel: Buffer, message: Buffer) => void;
 }
@@ -61,6 +64,7 @@ export class RedisLink {
     this.cmd.on('ready', () => {
       this.#up = true;
       metrics.redisUp.set(1);
+      const afterOutage = this.#outage;
       if (this.#outage) {
         this.#outage = false;
         metrics.redisReconnects.inc();
@@ -68,7 +72,7 @@ export class RedisLink {
       }
       this.#everReady = true;
       for (const resolve of this.#readyWaiters.splice(0)) resolve();
-      options.onReady();
+      options.onReady(afterOutage);
     });
     this.cmd.on('close', () => {
       this.#up = false;
