@@ -13,6 +13,7 @@ describe('bus envelope', () => {
       { kind: 'users', from: 'n1', userIds: ['a', 'b|c', 'ü'], payload },
       { kind: 'room', from: 'n1', roomId: 'r', exceptSessionId: 's', payload },
       { kind: 'presence', from: 'n2', userId: 'u' },
+      { kind: 'resync', from: 'n3' },
       {
         kind: 'kick',
         from: 'n3',

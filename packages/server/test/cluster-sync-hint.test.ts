@@ -3,6 +3,7 @@
 // down is acked but not pushed; once Redis is back, node 1 tells its sessions to sync and
 // the recipients get the message with no further traffic (no later push, no reconnect).
 import assert from 'node:assert/strict';
+import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, pb } from '@parley/protocol';
@@ -19,21 +20,26 @@ describe('cluster: SYNC_HINT after a Redis outage', { skip, timeout: 60_000 }, (
   let shared: SharedStore;
   const nodes: TestServer[] = [];
   const clients: RecordedClient[] = [];
+  let proxy: RedisProxy;
   const ports = () => nodes.map((n) => n.port('tcp'));
 
   before(async () => {
     redis = await OwnRedis.start();
     shared = new SharedStore();
     const prefix = uniquePrefix();
-    for (const nodeId of ['h0', 'h1']) {
+    proxy = await RedisProxy.start(Number(new URL(redis.url).port));
+    for (const nodeId of ['h0', 'h1', 'h2']) {
       const cluster = { keyPrefix: prefix, presenceTtlMs: 30_000, syncHintWindowMs: HINT_WINDOW_MS };
-      nodes.push(await startNode(shared, { redisUrl: redis.url, prefix, nodeId, overrides: { cluster } }));
+      // h2 reaches Redis through a proxy the test can cut: an outage of that node alone.
+      const redisUrl = nodeId === 'h2' ? proxy.url : redis.url;
+      nodes.push(await startNode(shared, { redisUrl, prefix, nodeId, overrides: { cluster } }));
     }
   });
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
     for (const n of nodes) await n.stop();
     await shared.close();
+    await proxy.close();
     await redis.stop();
   });
 
@@ -96,4 +102,92 @@ describe('cluster: SYNC_HINT after a Redis outage', { skip, timeout: 60_000 }, (
     assert.equal(bob.hints.length, 1, 'one hint per outage');
     assert.deepEqual([...alice.c.errors, ...bob.c.errors, ...carol.c.errors], []);
   });
+
+  test('one node’s own outage: the other nodes hint their sessions when it is back', async () => {
+    const dave = await client('hint-dave', 2); // on the node whose link to Redis is cut
+    const erin = await client('hint-erin', 1);
+    const conv = (await dave.c.client.createConversation({ type: 'direct', members: ['hint-erin'] })).id;
+    dave.c.send(conv, 'before');
+    await eventually('erin to get the message pushed across nodes', () => erin.texts(conv).includes('before'), 10_000);
+
+    proxy.cut();
+    const h2 = nodes[2] as TestServer;
+    await eventually('node 2 to see Redis down', async () => !(await redisUp(h2)), 10_000);
+    assert.ok(await redisUp(nodes[1] as TestServer), 'node 1 never lost Redis');
+    dave.c.send(conv, 'during');
+    await eventually('dave to get his ack', () => dave.c.allAcked(), 10_000);
+    await sleep(300);
+    assert.ok(!erin.texts(conv).includes('during'), 'acked, but node 2 could not route it');
+
+    proxy.restore();
+    // Node 1 had no outage of its own: only node 2's word makes it hint erin.
+    await eventually('erin to get the missed message', () => erin.texts(conv).includes('during'), 10_000);
+    assert.deepEqual(erin.texts(conv), ['before', 'during'], 'each once, in order');
+    assert.ok(erin.hints.includes(pb.SyncHintReason.BUS_RECOVERED));
+    assert.deepEqual([...dave.c.errors, ...erin.c.errors], []);
+  });
 });
+
+/** A TCP relay to Redis that can refuse everyone for a while (a node's own network outage). */
+class RedisProxy {
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+
+  private constructor(
+    private readonly target: number,
+    readonly port: number,
+  ) {}
+
+  static async start(target: number): Promise<RedisProxy> {
+    const probe = await RedisProxy.#listen(target, 0);
+    const address = probe.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    await new Promise((resolve) => probe.close(resolve));
+    const proxy = new RedisProxy(target, port);
+    proxy.#server = await RedisProxy.#listen(target, port, proxy.#sockets);
+    return proxy;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${String(this.port)}`;
+  }
+
+  /** Drops every relayed connection and refuses new ones. */
+  cut(): void {
+    this.#server?.close();
+    this.#server = undefined;
+    for (const s of this.#sockets) s.destroy();
+    this.#sockets.clear();
+  }
+
+  restore(): void {
+    void RedisProxy.#listen(this.target, this.port, this.#sockets).then((server) => {
+      this.#server = server;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await sleep(10);
+  }
+
+  static #listen(target: number, port: number, sockets = new Set<Socket>()): Promise<Server> {
+    const server = createServer((inbound) => {
+      const outbound = createConnection(target, '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on('close', () => outbound.destroy());
+      outbound.on('close', () => inbound.destroy());
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        resolve(server);
+      });
+    });
+  }
+}

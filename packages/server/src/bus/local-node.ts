@@ -85,5 +85,8 @@ export function localNode(
     busRecovered() {
       syncHints.busRecovered();
     },
+    peerRecovered() {
+      syncHints.peerRecovered();
+    },
   };
 }

@@ -15,12 +15,15 @@ const TICK_MS = 50;
 export class SyncHints {
   #timer: NodeJS.Timeout | undefined;
   #frame: Uint8Array | undefined;
+  /** When the last spread began (0: never). */
+  #startedAt = 0;
 
   constructor(private readonly ctx: Pick<ServerContext, 'registry' | 'codec' | 'logger' | 'config'>) {}
 
   /** Starts a spread over every session logged in now. */
   busRecovered(): void {
     this.stop();
+    this.#startedAt = Date.now();
     const sessions = shuffled([...this.ctx.registry.all()]);
     if (sessions.length === 0) return;
     const windowMs = this.ctx.config.cluster.syncHintWindowMs;
@@ -44,6 +47,16 @@ export class SyncHints {
       this.#timer = setInterval(sendSlice, windowMs / ticks);
       this.#timer.unref();
     }
+  }
+
+  /**
+   * Another node recovered: its skipped pushes may concern these sessions. When Redis itself
+   * restarted every node recovers and asks the others at once, so a spread begun within the
+   * window already covers it.
+   */
+  peerRecovered(): void {
+    if (Date.now() - this.#startedAt < this.ctx.config.cluster.syncHintWindowMs) return;
+    this.busRecovered();
   }
 
   /** Drops the hints not sent yet. */

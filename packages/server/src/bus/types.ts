@@ -111,6 +111,11 @@ export interface LocalNode {
    * to sync.
    */
   busRecovered(): void;
+  /**
+   * Another node's bus came back after an outage: its pushes to this node's sessions may have
+   * been skipped, so tell them to sync (unless a spread of hints began within the window).
+   */
+  peerRecovered(): void;
 }
 
 /** Which logged-in sessions an admin kick ends: all of a user's, one device's, or one session. */

@@ -22,7 +22,9 @@ export type Envelope =
   /** An admin request; the node answers on the asker's channel with the same id. */
   | { kind: 'ask'; from: string; id: string; ask: AdminAsk }
   /** The answer to an ask; its value is checked by the asker, which knows what it asked. */
-  | { kind: 'answer'; from: string; id: string; value: unknown };
+  | { kind: 'answer'; from: string; id: string; value: unknown }
+  /** The sender's bus was down and is back: its pushes to this node's sessions may have been skipped. */
+  | { kind: 'resync'; from: string };
 
 /** What one node asks another to do for the admin API. */
 export type AdminAsk =
@@ -33,7 +35,7 @@ export type AdminAsk =
 export type EnvelopeKind = Envelope['kind'];
 
 // Append only: a kind's byte is its index.
-const KINDS: readonly EnvelopeKind[] = ['users', 'room', 'presence', 'kick', 'ask', 'answer'];
+const KINDS: readonly EnvelopeKind[] = ['users', 'room', 'presence', 'kick', 'ask', 'answer', 'resync'];
 const EMPTY = new Uint8Array(0);
 
 export function encodeEnvelope(envelope: Envelope): Buffer {
@@ -112,6 +114,8 @@ export function decodeEnvelope(bytes: Buffer): Envelope {
     case 'answer':
       if (typeof header.id !== 'string') throw new EnvelopeError('answer envelope without its id');
       return { kind, from, id: header.id, value: header.value };
+    case 'resync':
+      return { kind, from };
   }
 }
 

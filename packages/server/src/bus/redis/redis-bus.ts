@@ -468,6 +468,9 @@ export class RedisBus implements Bus {
       case 'answer':
         this.#admin.onAnswer(e);
         break;
+      case 'resync':
+        local.peerRecovered();
+        break;
     }
   }
 
@@ -511,7 +514,17 @@ export class RedisBus implements Bus {
   async #recovered(): Promise<void> {
     await this.#refreshing;
     await this.#subscribed();
-    if (this.#link.up) this.#local?.busRecovered();
+    if (!this.#link.up) return;
+    this.#local?.busRecovered();
+    // Pushes from this node to the others' sessions were skipped too: ask them to hint theirs.
+    try {
+      const now = Date.now();
+      const nodes = await this.#link.cmd.zrangebyscore(this.#keys.nodes(), `(${String(now)}`, '+inf');
+      for (const nodeId of nodes)
+        if (nodeId !== this.nodeId) this.#publish(nodeId, { kind: 'resync', from: this.nodeId });
+    } catch (err) {
+      this.#link.failed(err);
+    }
   }
 
   /** Whether a refresh was asked for while one ran; clears the request. */
