@@ -1,4 +1,5 @@
 // Command-line front of the harness, shared by `parley bench` and `npm run bench`.
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Scenario, runScenario } from './run.js';
 import { type BenchOptions, DEFAULT_OPTIONS, FRACTIONAL_KEYS } from './scenarios/common.js';
@@ -104,8 +105,8 @@ export async function runBench(
     scale: numbers.scale,
     repeat: numbers.repeat,
     overrides,
-    cpuProfileDir: values['cpu-prof'],
-    baselineServer: values.baseline,
+    cpuProfileDir: fromCaller(values['cpu-prof']),
+    baselineServer: fromCaller(values.baseline),
     log,
   };
   for (const scenario of scenarios) await runScenario(scenario, options);
@@ -157,4 +158,12 @@ export function parseSettings(text: string, scenarios: Scenario[]): Record<strin
     overrides[key] = n;
   }
   return overrides;
+}
+
+/**
+ * A path the user typed, resolved against where they typed it: `npm run bench` runs the
+ * harness in bench/, but npm keeps the caller's directory in INIT_CWD.
+ */
+function fromCaller(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : resolve(process.env.INIT_CWD ?? process.cwd(), path);
 }

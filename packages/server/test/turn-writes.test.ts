@@ -24,27 +24,29 @@ const frame = (byte: number, size = 16): Uint8Array => new Uint8Array(size).fill
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('TurnWrites', () => {
-  test('the frames of one turn leave in one write, in order, once the turn ends', async () => {
+  test("a burst's first frame leaves at once; the rest leave together, in order, before the next wave", async () => {
     const sink = new RecordingSink();
     const writes = new TurnWrites(sink);
+    // A continuation already queued when the burst starts (another message of the same batch) joins it.
+    void Promise.resolve().then(() => {
+      writes.write(frame(4));
+    });
     writes.write(frame(1));
+    assert.equal(sink.calls.length, 1, 'a lone frame waits for nothing');
     writes.write(frame(2));
-    await Promise.resolve(); // a promise continuation of the same turn joins the batch
     writes.write(frame(3));
-    assert.equal(sink.calls.length, 0, 'nothing leaves before the turn ends');
-    await nextTurn();
-    assert.equal(sink.calls.length, 1);
+    assert.equal(sink.calls.length, 1, 'later frames wait for the end of the burst');
+    await Promise.resolve();
+    await Promise.resolve();
+    assert.equal(sink.calls.length, 2, 'flushed by the microtask queued behind the burst, not at the end of the turn');
     assert.deepEqual(
-      sink.calls[0]?.map((b) => b[0]),
-      [1, 2, 3],
+      sink.calls.map((c) => c.map((b) => b[0])),
+      [[1], [2, 3, 4]],
     );
-    writes.write(frame(4));
+    writes.write(frame(5));
+    assert.equal(sink.calls.length, 3, 'a later burst starts afresh');
     await nextTurn();
-    assert.equal(sink.calls.length, 2, 'the next turn corks afresh');
-    assert.deepEqual(
-      sink.calls[1]?.map((b) => b[0]),
-      [4],
-    );
+    assert.equal(sink.calls.length, 3);
   });
 
   test('bytes held back by the cork do not count as queued; bytes the sink has not taken do', async () => {
@@ -52,9 +54,10 @@ describe('TurnWrites', () => {
     const writes = new TurnWrites(sink);
     writes.write(frame(1, 100));
     writes.write(frame(2, 100));
-    assert.equal(sink.writableLength, 200);
-    assert.equal(writes.queuedBytes, 0);
+    writes.write(frame(3, 100));
+    assert.equal(sink.writableLength, 200, 'the first went to the sink, which took it');
     assert.equal(writes.held, 200);
+    assert.equal(writes.queuedBytes, 0);
     await nextTurn();
     assert.equal(writes.held, 0);
     assert.equal(writes.queuedBytes, sink.writableLength);
@@ -63,38 +66,63 @@ describe('TurnWrites', () => {
     const stuck = new Writable({ write: () => undefined, writev: () => undefined });
     const slow = new TurnWrites(stuck);
     slow.write(frame(1, 100));
-    await nextTurn();
     assert.equal(slow.queuedBytes, 100, 'the first write is with the sink and never completes');
     slow.write(frame(2, 50));
-    assert.equal(slow.queuedBytes, 100, "this turn's bytes are held back, not counted");
+    assert.equal(slow.queuedBytes, 100, "the burst's corked bytes are held back, not counted");
     await nextTurn();
     assert.equal(slow.queuedBytes, 150);
   });
 
-  test('a turn that writes FLUSH_AT bytes or more sends them at once', () => {
+  test('a burst that corks FLUSH_AT bytes or more sends them at once', () => {
     const sink = new RecordingSink();
     const writes = new TurnWrites(sink);
     const big = Math.ceil(FLUSH_AT / 4);
-    for (let i = 0; i < 4; i++) writes.write(frame(i, big));
-    assert.equal(sink.calls.length, 1, 'flushed within the turn');
-    assert.equal(sink.calls[0]?.length, 4);
+    for (let i = 0; i < 5; i++) writes.write(frame(i, big));
+    assert.deepEqual(
+      sink.calls.map((c) => c.length),
+      [1, 4],
+      'flushed within the burst',
+    );
     assert.equal(writes.held, 0);
     assert.equal(writes.queuedBytes, 0);
   });
 
-  test('several sockets corked in one turn are each flushed at its end', async () => {
+  test('several sockets written in one burst are each flushed once at its end', async () => {
     const sinks = [new RecordingSink(), new RecordingSink(), new RecordingSink()];
     const all = sinks.map((s) => new TurnWrites(s));
-    for (let round = 0; round < 2; round++) for (const w of all) w.write(frame(round));
+    for (let round = 0; round < 3; round++) for (const w of all) w.write(frame(round));
     await nextTurn();
     for (const s of sinks)
       assert.deepEqual(
         s.calls.map((c) => c.length),
-        [2],
+        [1, 2],
       );
   });
 
-  test('over a real TCP socket the bytes of a turn arrive whole and in order; end() flushes what is held', async () => {
+  test('a flush that throws fails its own connection only; the others still leave', async () => {
+    class BrokenSink extends RecordingSink {
+      override uncork(): void {
+        throw new Error('broken');
+      }
+    }
+    const broken = new BrokenSink();
+    broken.on('error', () => undefined);
+    const healthy = new RecordingSink();
+    const brokenWrites = new TurnWrites(broken);
+    const healthyWrites = new TurnWrites(healthy);
+    for (let i = 0; i < 2; i++) {
+      brokenWrites.write(frame(i));
+      healthyWrites.write(frame(i));
+    }
+    await nextTurn();
+    assert.equal(broken.destroyed, true);
+    assert.deepEqual(
+      healthy.calls.map((c) => c.length),
+      [1, 1],
+    );
+  });
+
+  test('over a real TCP socket the bytes of a burst arrive whole and in order; end() flushes what is held', async () => {
     const server = createServer();
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -107,7 +135,7 @@ describe('TurnWrites', () => {
       const ended = once(client, 'end');
       const writes = new TurnWrites(socket);
       for (let i = 0; i < 100; i++) writes.write(frame(i % 256, 10));
-      socket.end(); // before the turn's flush: end() uncorks, nothing is lost
+      socket.end(); // before the burst's flush: end() uncorks, nothing is lost
       await ended;
       const all = Buffer.concat(received);
       assert.equal(all.length, 1000);

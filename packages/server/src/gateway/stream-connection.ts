@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { type Frame, FrameDecoder, ProtocolError } from '@parley/protocol';
 import type { Connection, ConnectionHandler, TransportKind } from './connection.js';
 import { type TransportContext, formatRemote } from './transport.js';
+import { TurnWrites } from './turn-writes.js';
 
 const OPEN = 0;
 /** close() was called: no more input is delivered, output is flushing. */
@@ -26,6 +27,8 @@ export class StreamConnection implements Connection {
   readonly #socket: Carrier;
   readonly #ctx: TransportContext;
   readonly #decoder: FrameDecoder;
+  /** Frames written in one burst (see TurnWrites) leave in one socket write. */
+  readonly #writes: TurnWrites;
   #handler: ConnectionHandler | undefined;
   #state = OPEN;
   #readStopped = false;
@@ -40,6 +43,7 @@ export class StreamConnection implements Connection {
     this.#ctx = ctx;
     this.remote = formatRemote(socket.remoteAddress, socket.remotePort);
     this.#decoder = new FrameDecoder({ maxBodyBytes: ctx.maxBodyBytes });
+    this.#writes = new TurnWrites(socket);
     this.#socket[kConnection] = this;
     // 'close' follows every 'error', so errors need no handling beyond being caught.
     socket.on('error', StreamConnection.#onError);
@@ -54,16 +58,15 @@ export class StreamConnection implements Connection {
   }
 
   get queuedBytes(): number {
-    return this.#socket.writableLength;
+    return this.#writes.queuedBytes;
   }
 
   send(frame: Uint8Array): boolean {
-    const socket = this.#socket;
-    if (this.#state !== OPEN || !socket.writable) return false;
-    socket.write(frame);
+    if (this.#state !== OPEN || !this.#socket.writable) return false;
+    this.#writes.write(frame);
     this.#ctx.framesOut.inc();
     this.#ctx.bytesOut.inc(frame.length);
-    return socket.writableLength <= this.#ctx.sendBudgetBytes;
+    return this.#writes.queuedBytes <= this.#ctx.sendBudgetBytes;
   }
 
   close(): void {
@@ -72,6 +75,7 @@ export class StreamConnection implements Connection {
     // Read (and discard) again after a protocol error so the peer's FIN is seen and the socket
     // closes as soon as the peer answers ours, not at the deadline.
     if (this.#readStopped) this.#socket.resume();
+    this.#writes.flush();
     this.#socket.end();
     this.#closeTimer = setTimeout(StreamConnection.#expire, this.#ctx.closeTimeoutMs, this);
     this.#closeTimer.unref();

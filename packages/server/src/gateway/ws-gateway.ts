@@ -4,6 +4,7 @@ import { ErrorCode, HEADER_SIZE, ProtocolError, decodeMessageFrame } from '@parl
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Connection, ConnectionHandler, TransportKind } from './connection.js';
 import { type GatewayBaseOptions, TransportContext, formatRemote } from './transport.js';
+import { TurnWrites } from './turn-writes.js';
 
 export const DEFAULT_WS_PATH = '/ws';
 
@@ -37,7 +38,7 @@ export function attachWsGateway(options: WsGatewayOptions): WsGateway {
   });
   let accepting = true;
   const upgraded = (ws: WebSocket, req: IncomingMessage): void => {
-    new WsConnection(ws, formatRemote(req.socket.remoteAddress, req.socket.remotePort), ctx);
+    new WsConnection(ws, req.socket, formatRemote(req.socket.remoteAddress, req.socket.remotePort), ctx);
   };
   options.httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!accepting) {
@@ -97,14 +98,20 @@ export class WsConnection implements Connection {
   readonly remote: string;
   readonly #ws: Carrier;
   readonly #ctx: TransportContext;
+  /** The upgraded socket under `ws`, corked per burst so a burst's frames leave in one write. */
+  readonly #socket: Duplex;
+  readonly #writes: TurnWrites;
   #handler: ConnectionHandler | undefined;
   #state = OPEN;
   #readStopped = false;
   #closeTimer: NodeJS.Timeout | undefined;
 
-  constructor(ws: WebSocket, remote: string, ctx: TransportContext) {
+  /** `socket` is the upgraded socket ws writes its frames to (the upgrade request's socket). */
+  constructor(ws: WebSocket, socket: Duplex, remote: string, ctx: TransportContext) {
     this.#ws = ws;
     this.#ctx = ctx;
+    this.#socket = socket;
+    this.#writes = new TurnWrites(socket);
     this.remote = remote;
     ws.binaryType = 'nodebuffer';
     this.#ws[kConnection] = this;
@@ -120,16 +127,22 @@ export class WsConnection implements Connection {
   }
 
   get queuedBytes(): number {
-    return this.#ws.bufferedAmount;
+    // What the cork holds back is not counted, as for StreamConnection.
+    return Math.max(0, this.#ws.bufferedAmount - this.#writes.held);
   }
 
   send(frame: Uint8Array): boolean {
     const ws = this.#ws;
     if (this.#state !== OPEN || ws.readyState !== WebSocket.OPEN) return false;
+    // ws writes each message (header and payload) to the socket at once, inside its own
+    // cork; ours around it makes a burst's further messages one write.
+    this.#writes.prepare();
+    const before = this.#socket.writableLength;
     ws.send(frame);
+    this.#writes.wrote(this.#socket.writableLength - before);
     this.#ctx.framesOut.inc();
     this.#ctx.bytesOut.inc(frame.length);
-    return ws.bufferedAmount <= this.#ctx.sendBudgetBytes;
+    return this.queuedBytes <= this.#ctx.sendBudgetBytes;
   }
 
   close(): void {
@@ -137,6 +150,7 @@ export class WsConnection implements Connection {
     this.#state = CLOSING;
     // Read again after a protocol error, so the peer's close frame ends the handshake early.
     if (this.#readStopped) this.#ws.resume();
+    this.#writes.flush();
     this.#ws.close(1000);
     this.#closeTimer = setTimeout(WsConnection.#expire, this.#ctx.closeTimeoutMs, this);
     this.#closeTimer.unref();

@@ -67,17 +67,35 @@ export function dispatch(session: Session, frame: Frame): void {
     session.onProtocolError(err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.BAD_BODY, String(err)));
     return;
   }
-  const run = (): Promise<void> => runHandler(session, frame, handler, request);
   if (frame.command === Command.SEND) {
-    // SENDs of one session are stored in the order they arrived.
-    const chain = (session.sendChain ?? Promise.resolve()).then(run);
-    session.sendChain = chain;
-    void chain.then(() => {
-      if (session.sendChain === chain) session.sendChain = undefined;
-    });
+    sendInOrder(session, frame, handler, request);
   } else {
-    void run();
+    void runHandler(session, frame, handler, request);
   }
+}
+
+/**
+ * SENDs of one session are stored in the order they arrived: each starts once the one before
+ * has handed its append to group commit (or finished without one). Only that much is
+ * serialised, so a session's messages in flight share a commit instead of waiting for each
+ * other's fsync, and their acks leave together.
+ */
+function sendInOrder(session: Session, frame: Frame, handler: AnyHandler, request: unknown): void {
+  let release!: () => void;
+  const queued = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const previous = session.sendChain ?? Promise.resolve();
+  session.sendChain = queued;
+  void previous.then(() => {
+    // The handler takes this synchronously (see handlers/messages.ts) and calls it once its
+    // append is queued; the release after the handler covers every path that never appends.
+    session.sendQueued = release;
+    return runHandler(session, frame, handler, request).then(release, release);
+  });
+  void queued.then(() => {
+    if (session.sendChain === queued) session.sendChain = undefined;
+  });
 }
 
 async function runHandler(session: Session, frame: Frame, handler: AnyHandler, request: unknown): Promise<void> {

@@ -6,15 +6,22 @@ import type { Handler } from './dispatch.js';
 
 export const send: Handler<typeof Command.SEND> = async (session, req) => {
   const { ctx } = session;
-  const sender = { userId: session.userId, deviceId: session.deviceId, sessionId: session.id };
+  // Taken before the first await: it releases this session's next SEND (see dispatch.ts).
+  const sender = {
+    userId: session.userId,
+    deviceId: session.deviceId,
+    sessionId: session.id,
+    queued: session.sendQueued,
+  };
+  session.sendQueued = undefined;
   const content = req.content ?? {};
   if (ctx.rooms.isRoom(req.conversationId)) {
     return ctx.rooms.send(session, req.conversationId, req.clientMessageId, content);
   }
   const started = performance.now();
-  const { conversation } = await ctx.conversations.requireMember(req.conversationId, session.userId);
+  const { conversation, member } = await ctx.conversations.requireMember(req.conversationId, session.userId);
   if (req.transient) return sendTransient(session, conversation.id, conversation.type, req.clientMessageId, content);
-  const result = await ctx.messages.send(sender, conversation, req.clientMessageId, content);
+  const result = await ctx.messages.send(sender, conversation, req.clientMessageId, content, member);
   ctx.metrics.ackLatency.observe((performance.now() - started) / 1000);
   return result;
 };

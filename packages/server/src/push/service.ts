@@ -14,7 +14,7 @@ import { type Providers, createProviders } from './providers.js';
 import { deviceFromRequest } from './registration.js';
 import { SqlitePushStore } from './sqlite-push-store.js';
 import { notifies } from './templates.js';
-import type { PushDevice, PushEnqueueItem, PushProviderName, PushSettings, PushStore } from './types.js';
+import type { PushDevice, PushEnqueueItem, PushProviderName, PushSettings, PushStore, PushTarget } from './types.js';
 import { PushWorker } from './worker.js';
 
 export interface PushServiceDeps {
@@ -236,10 +236,19 @@ export class PushService {
     try {
       const now = Date.now();
       const candidates: { message: StoredMessage; device: PushDevice; mentioned: boolean }[] = [];
+      // A batch often holds several messages of one conversation from one sender (a sender
+      // with messages in flight shares a commit): their targets are read once.
+      const targetsOf = new Map<string, Promise<PushTarget[]>>();
       for (const { message, mentions } of batch) {
         if (!notifies(decodeContent(message))) continue;
         const all = mentions.includes('@all');
-        for (const { device, muted } of await pushStore.targets(message.conversationId, message.senderId, now)) {
+        const key = `${message.conversationId}\u0000${message.senderId}`;
+        let targets = targetsOf.get(key);
+        if (targets === undefined) {
+          targets = pushStore.targets(message.conversationId, message.senderId, now);
+          targetsOf.set(key, targets);
+        }
+        for (const { device, muted } of await targets) {
           const mentioned = all || mentions.includes(device.userId);
           if (muted && !mentioned) {
             metrics.pushSkipped.inc({ reason: 'muted' });

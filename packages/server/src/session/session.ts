@@ -36,8 +36,13 @@ export class Session implements ConnectionHandler {
   overBudgetSince = 0;
   sendBucket: TokenBucket | undefined;
   requestBucket: TokenBucket | undefined;
-  /** Serialises this session's SENDs so their seqs follow the order they were sent in. */
+  /**
+   * Serialises this session's SENDs up to group commit so their seqs follow the order they
+   * were sent in: resolves once the latest SEND has queued its append (or finished).
+   */
   sendChain: Promise<void> | undefined;
+  /** Set by dispatch as a SEND's handler starts: the handler calls it once its append is queued. */
+  sendQueued: (() => void) | undefined;
   /** Chat rooms joined on this connection. */
   rooms: Set<string> | undefined;
   /** Users whose presence this session follows. */
