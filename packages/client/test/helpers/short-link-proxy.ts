@@ -80,6 +80,8 @@ export class ShortLinkProxy {
   readonly statuses: number[] = [];
   /** Bearer tokens seen, in order. */
   readonly tokens: string[] = [];
+  /** Each answered call's token and status, together (calls of several clients interleave). */
+  readonly calls: { token: string; status: number }[] = [];
 
   private constructor(
     readonly server: HttpServer,
@@ -117,10 +119,12 @@ export class ShortLinkProxy {
       // Counted as zero frames; the server answers 400.
     }
     this.callSizes.push(frames.length);
-    this.tokens.push(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    this.tokens.push(token);
     const fault = this.script.shift() ?? this.fallback;
     const answer = (status: number, type: string, data: string | Uint8Array, headers: Record<string, string> = {}) => {
       this.statuses.push(status);
+      this.calls.push({ token, status });
       res.writeHead(status, { 'content-type': type, ...headers });
       res.end(data);
     };
