@@ -113,13 +113,7 @@ function openStream(target: Target, localAddress: string, login: Uint8Array): Pr
       if (!loggedIn) reject(err);
     });
     socket.on('close', () => {
-      clearTimeout(timer);
-      if (!loggedIn) {
-        reject(new Error('closed before the login response'));
-        return;
-      }
-      status.up--;
-      if (!closing) status.dropped++;
+      closed(status, timer, loggedIn, reject);
     });
   });
 }
@@ -168,15 +162,25 @@ function openWebSocket(target: Target, localAddress: string, login: Uint8Array):
       if (!loggedIn) reject(err);
     });
     ws.on('close', () => {
-      clearTimeout(timer);
-      if (!loggedIn) {
-        reject(new Error('closed before the login response'));
-        return;
-      }
-      status.up--;
-      if (!closing) status.dropped++;
+      closed(status, timer, loggedIn, reject);
     });
   });
+}
+
+/** A connection closed: before its login answer it failed; after, it counts as down (dropped unless we closed it). */
+function closed(
+  status: ReturnType<typeof statusOf>,
+  timer: NodeJS.Timeout,
+  loggedIn: boolean,
+  reject: (err: Error) => void,
+): void {
+  clearTimeout(timer);
+  if (!loggedIn) {
+    reject(new Error('closed before the login response'));
+    return;
+  }
+  status.up--;
+  if (!closing) status.dropped++;
 }
 
 async function connectAll(target: Target, sources: string[], concurrency: number): Promise<ConnectResult> {

@@ -136,43 +136,13 @@ export async function measure(options: BenchOptions, run: SystemRun, state: Fano
   const name = run.system.name;
   const { sender, groupTarget, roomTarget } = state;
   await sleep(QUIET_MS);
-  const group = await sendAndCollect(
-    run,
-    `group ${String(c.group)} spaced`,
-    sender,
-    groupTarget,
-    c.group - 1,
-    c.spaced,
-    c.spacingMs,
-  );
-  const groupBurst = await sendAndCollect(
-    run,
-    `group ${String(c.group)} burst`,
-    sender,
-    groupTarget,
-    c.group - 1,
-    c.burst,
-    0,
-  );
-
-  const room = await sendAndCollect(
-    run,
-    `room ${String(c.room)} spaced`,
-    sender,
-    roomTarget,
-    c.room - 1,
-    c.spaced,
-    c.spacingMs,
-  );
-  const roomBurst = await sendAndCollect(
-    run,
-    `room ${String(c.room)} burst`,
-    sender,
-    roomTarget,
-    c.room - 1,
-    c.burst,
-    0,
-  );
+  // Spaced messages (time to the last member) and a burst (deliveries per second) to each target.
+  const phases = async (label: string, target: typeof groupTarget, recipients: number) => ({
+    spaced: await sendAndCollect(run, `${label} spaced`, sender, target, recipients, c.spaced, c.spacingMs),
+    burst: await sendAndCollect(run, `${label} burst`, sender, target, recipients, c.burst, 0),
+  });
+  const { spaced: group, burst: groupBurst } = await phases(`group ${String(c.group)}`, groupTarget, c.group - 1);
+  const { spaced: room, burst: roomBurst } = await phases(`room ${String(c.room)}`, roomTarget, c.room - 1);
 
   Object.assign(result.figures, {
     groupLastP50: median(group.lastDeliveryMs),
